@@ -1,0 +1,26 @@
+// Errors raised by lplb. Misuse (bad arguments, bad files) throws
+// InvalidArgument, which nanobind turns into ValueError; internal or CUDA
+// failures throw Error. Solver outcomes are data (see lp.hpp), not exceptions.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace lplb {
+
+class InvalidArgument : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws InvalidArgument("<arg>: <message>") when `cond` is false.
+inline void check_arg(bool cond, const char* arg, const std::string& message) {
+  if (!cond) throw InvalidArgument(std::string(arg) + ": " + message);
+}
+
+}  // namespace lplb

@@ -1,0 +1,259 @@
+#include "lplb/planner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "common/split.hpp"
+#include "lplb/comm.hpp"
+#include "lplb/eplb.hpp"
+#include "lplb/errors.hpp"
+
+namespace lplb {
+namespace {
+
+constexpr int64_t kMaxIdsPerCall = int64_t{1} << 31;  // keeps the split's products in int64
+// Largest total workload whose sums stay exact in double.
+constexpr double kMaxExactTotal = 9007199254740992.0;  // 2^53
+
+void check_workload(std::span<const double> w, int64_t E, const char* arg) {
+  check_arg(static_cast<int64_t>(w.size()) == E, arg,
+            "expected " + std::to_string(E) + " entries (one per logical expert), got " +
+                std::to_string(w.size()));
+  double total = 0;
+  for (size_t e = 0; e < w.size(); ++e) {
+    check_arg(std::isfinite(w[e]), arg,
+              "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
+    check_arg(w[e] >= 0, arg, "entry " + std::to_string(e) + " is negative (" +
+                                  std::to_string(w[e]) + ")");
+    total += w[e];
+  }
+  check_arg(total <= kMaxExactTotal, arg, "total exceeds 2^53 and cannot be summed exactly");
+}
+
+}  // namespace
+
+Planner::Planner(Topology topology, const PlannerOptions& options)
+    : topology_(std::move(topology)), options_(options) {
+  const int64_t E = options.num_experts, P = options.ep_size, R = options.redundant_per_rank;
+  const int64_t S = topology_.group_size(), D = topology_.slots();
+  check_arg(E > 0, "num_experts", "must be > 0, got " + std::to_string(E));
+  check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
+  check_arg(E % P == 0, "num_experts", std::to_string(E) + " is not a multiple of ep_size " +
+                                           std::to_string(P));
+  check_arg(P % S == 0, "ep_size", std::to_string(P) + " is not a multiple of the topology's group size " +
+                                       std::to_string(S));
+  check_arg(R > 0, "redundant_per_rank", "must be > 0, got " + std::to_string(R));
+  check_arg(R % D == 0, "redundant_per_rank",
+            std::to_string(R) + " is not a multiple of the topology's slots per rank " +
+                std::to_string(D));
+  check_arg(R <= E / P, "redundant_per_rank",
+            std::to_string(R) + " exceeds the experts per rank " + std::to_string(E / P));
+  check_arg(options.gpus_per_node > 0, "gpus_per_node", "must be > 0");
+  check_arg(E <= INT32_MAX / 4 && P <= INT32_MAX / 4, "num_experts", "too large");
+  update_redundancy_mapping();
+}
+
+const Mapping& Planner::update_redundancy_mapping(std::span<const double> history) {
+  const int64_t E = options_.num_experts, P = options_.ep_size;
+  const int64_t S = topology_.group_size(), D = topology_.slots();
+  const int64_t n_ll = n_local_logical(), n_loc = n_local(), CD = combined() * D;
+  const int64_t G = num_groups();
+
+  // Logical experts in rank order ("nored" placement), E entries.
+  std::vector<int64_t> order(E);
+  std::iota(order.begin(), order.end(), 0);
+  if (!history.empty()) {
+    check_workload(history, E, "history");
+    const int64_t nodes = std::max<int64_t>(1, P / options_.gpus_per_node);
+    EplbResult r = rebalance_experts(history.data(), 1, E, E, G, nodes, P);
+    order = std::move(r.phy2log);
+    for (int64_t rank = 0; rank < P; ++rank) {
+      auto first = order.begin() + rank * n_ll;
+      std::stable_sort(first, first + n_ll,
+                       [&](int64_t a, int64_t b) { return history[a] > history[b]; });
+    }
+  }
+
+  Mapping m;
+  m.phy2log.resize(P * n_loc);
+  for (int64_t rank = 0; rank < P; ++rank) {
+    const int64_t g = rank / S, i = rank % S;
+    for (int64_t l = 0; l < n_ll; ++l)
+      m.phy2log[rank * n_loc + l] = static_cast<int32_t>(order[rank * n_ll + l]);
+    for (int64_t l = 0; l < CD; ++l) {  // replica slot n_ll + c*D + d
+      const int64_t d = l % D;
+      const int64_t src = g * S + topology_.r2o(i, d);
+      m.phy2log[rank * n_loc + n_ll + l] = static_cast<int32_t>(order[src * n_ll + l]);
+    }
+  }
+  // log2phy: originals come first because they have lower local indices.
+  m.log2phy.assign(E * 2, -1);
+  m.logcnt.assign(E, 0);
+  for (int64_t l = 0; l < n_loc; ++l)
+    for (int64_t rank = 0; rank < P; ++rank) {
+      const int32_t e = m.phy2log[rank * n_loc + l];
+      m.log2phy[e * 2 + m.logcnt[e]++] = static_cast<int32_t>(rank * n_loc + l);
+    }
+  prob_index_.assign(E, -1);
+  for (int64_t rank = 0; rank < P; ++rank)
+    for (int64_t l = 0; l < CD; ++l)
+      prob_index_[m.phy2log[rank * n_loc + l]] = static_cast<int32_t>(rank * D + l % D);
+  mapping_ = std::move(m);
+  return mapping_;
+}
+
+template <typename Id>
+std::vector<int64_t> Planner::count_impl(std::span<const Id> ids) const {
+  const int64_t E = options_.num_experts;
+  std::vector<int64_t> counts(E, 0);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const Id e = ids[k];
+    if (e >= 0 && e < E) {
+      ++counts[e];
+    } else if (e != -1) {
+      throw InvalidArgument("ids: entry " + std::to_string(k) + " = " + std::to_string(e) +
+                            " is outside [-1, " + std::to_string(E) + ")");
+    }
+  }
+  return counts;
+}
+
+std::vector<int64_t> Planner::count(std::span<const int32_t> ids) const { return count_impl(ids); }
+std::vector<int64_t> Planner::count(std::span<const int64_t> ids) const { return count_impl(ids); }
+
+void Planner::split_workload(std::span<const double> workload, std::vector<double>& fixed,
+                             std::vector<double>& block) const {
+  const int64_t P = options_.ep_size, D = topology_.slots();
+  const int64_t n_ll = n_local_logical(), n_loc = n_local(), CD = combined() * D;
+  fixed.assign(P, 0.0);
+  block.assign(P * D, 0.0);
+  for (int64_t rank = 0; rank < P; ++rank)
+    for (int64_t l = 0; l < n_ll; ++l) {
+      const double w = workload[mapping_.phy2log[rank * n_loc + l]];
+      if (l < CD)
+        block[rank * D + l % D] += w;
+      else
+        fixed[rank] += w;
+    }
+}
+
+SolveOutput Planner::solve(std::span<const double> workload) const {
+  check_workload(workload, options_.num_experts, "workload");
+  const int64_t S = topology_.group_size(), D = topology_.slots(), G = num_groups();
+  std::vector<double> fixed, block;
+  split_workload(workload, fixed, block);
+
+  SolveOutput out;
+  out.probs.assign(options_.ep_size * D, 1.0);
+  out.load_before.resize(options_.ep_size);
+  out.load_after.resize(options_.ep_size);
+  for (int64_t r = 0; r < options_.ep_size; ++r)
+    out.load_before[r] = fixed[r] + std::accumulate(&block[r * D], &block[r * D] + D, 0.0);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t g = 0; g < G; ++g) {
+    const LpResult r = solve_group(topology_, options_.solver, &fixed[g * S], &block[g * S * D],
+                                   &out.probs[g * S * D]);
+    if (r.status == LpStatus::kIpmFallback) ++out.ipm_fallbacks;
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  out.solve_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+  for (int64_t g = 0; g < G; ++g)
+    group_loads(topology_, &fixed[g * S], &block[g * S * D], &out.probs[g * S * D],
+                &out.load_after[g * S]);
+  return out;
+}
+
+SolveOutput Planner::solve(std::span<const int64_t> workload) const {
+  std::vector<double> w(workload.size());
+  for (size_t e = 0; e < w.size(); ++e) {
+    check_arg(workload[e] >= 0, "workload", "entry " + std::to_string(e) + " is negative");
+    w[e] = static_cast<double>(workload[e]);
+  }
+  return solve(std::span<const double>(w));
+}
+
+std::vector<double> Planner::rank_loads(std::span<const double> workload,
+                                        std::span<const double> probs) const {
+  check_workload(workload, options_.num_experts, "workload");
+  const int64_t S = topology_.group_size(), D = topology_.slots();
+  std::vector<double> fixed, block, load(options_.ep_size);
+  split_workload(workload, fixed, block);
+  if (probs.empty()) {
+    for (int64_t r = 0; r < options_.ep_size; ++r)
+      load[r] = fixed[r] + std::accumulate(&block[r * D], &block[r * D] + D, 0.0);
+    return load;
+  }
+  check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
+            "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
+  for (int64_t g = 0; g < num_groups(); ++g)
+    group_loads(topology_, &fixed[g * S], &block[g * S * D], &probs[g * S * D], &load[g * S]);
+  return load;
+}
+
+template <typename Id>
+void Planner::map_impl(std::span<const Id> ids, std::span<const double> probs,
+                       std::span<Id> out) const {
+  check_arg(out.size() == ids.size(), "out",
+            "expected " + std::to_string(ids.size()) + " entries, got " + std::to_string(out.size()));
+  check_arg(static_cast<int64_t>(ids.size()) < kMaxIdsPerCall, "ids",
+            "at most 2^31 - 1 ids per call");
+  check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
+            "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
+  for (size_t k = 0; k < probs.size(); ++k)
+    check_arg(!std::isnan(probs[k]), "probs", "entry " + std::to_string(k) + " is NaN");
+  const std::vector<int64_t> totals = count_impl(ids);  // validates ids
+  const int64_t E = options_.num_experts;
+  std::vector<int64_t> kept(E), seen(E, 0);
+  for (int64_t e = 0; e < E; ++e)
+    kept[e] = prob_index_[e] < 0 ? totals[e] : detail::kept_tokens(probs[prob_index_[e]], totals[e]);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const Id e = ids[k];
+    if (e < 0) {
+      out[k] = -1;
+      continue;
+    }
+    const int64_t n = seen[e]++;
+    const bool original = prob_index_[e] < 0 || detail::stays_on_original(n, kept[e], totals[e]);
+    out[k] = static_cast<Id>(mapping_.log2phy[e * 2 + (original ? 0 : 1)]);
+  }
+}
+
+void Planner::map(std::span<const int32_t> ids, std::span<const double> probs,
+                  std::span<int32_t> out) const {
+  map_impl(ids, probs, out);
+}
+void Planner::map(std::span<const int64_t> ids, std::span<const double> probs,
+                  std::span<int64_t> out) const {
+  map_impl(ids, probs, out);
+}
+
+template <typename Id>
+SolveOutput Planner::run_impl(std::span<const Id> ids, std::span<Id> out, Communicator* comm) const {
+  std::vector<int64_t> counts = count_impl(ids);
+  if (comm != nullptr) comm->all_reduce_sum(counts);
+  SolveOutput plan = solve(std::span<const int64_t>(counts));
+  map_impl(ids, std::span<const double>(plan.probs), out);
+  return plan;
+}
+
+SolveOutput Planner::run(std::span<const int32_t> ids, std::span<int32_t> out,
+                         Communicator* comm) const {
+  return run_impl(ids, out, comm);
+}
+SolveOutput Planner::run(std::span<const int64_t> ids, std::span<int64_t> out,
+                         Communicator* comm) const {
+  return run_impl(ids, out, comm);
+}
+
+double imbalance(std::span<const double> loads) {
+  if (loads.empty()) return 1.0;
+  const double total = std::accumulate(loads.begin(), loads.end(), 0.0);
+  if (total <= 0) return 1.0;
+  return *std::max_element(loads.begin(), loads.end()) / (total / static_cast<double>(loads.size()));
+}
+
+}  // namespace lplb

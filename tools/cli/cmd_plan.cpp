@@ -1,0 +1,94 @@
+// `lplb plan`: one batch through the planner, JSON out (SPEC section 6).
+#include <memory>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/json_io.hpp"
+#include "lplb/errors.hpp"
+#include "lplb/planner.hpp"
+
+namespace lplb::cli {
+namespace {
+
+struct PlanArgs {
+  std::string topology, history, workload, output, solver = "exact";
+  int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8;
+};
+
+nlohmann::json nest(const std::vector<double>& flat, int64_t a, int64_t b, int64_t c) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t i = 0; i < a; ++i) {
+    nlohmann::json mid = nlohmann::json::array();
+    for (int64_t j = 0; j < b; ++j)
+      mid.push_back(std::vector<double>(flat.begin() + (i * b + j) * c,
+                                        flat.begin() + (i * b + j + 1) * c));
+    out.push_back(std::move(mid));
+  }
+  return out;
+}
+
+void run_plan(const PlanArgs& a) {
+  PlannerOptions opt;
+  opt.num_experts = a.experts;
+  opt.ep_size = a.ep;
+  opt.redundant_per_rank = a.redundant;
+  opt.gpus_per_node = a.gpus_per_node;
+  opt.solver = parse_solver(a.solver);
+  Planner planner(Topology::parse(a.topology), opt);
+  if (!a.history.empty()) {
+    const auto history = to_vector(read_json_file(a.history, "--history"), "--history");
+    check_arg(static_cast<int64_t>(history.size()) == a.experts, "--history",
+              "expected " + std::to_string(a.experts) + " entries, got " +
+                  std::to_string(history.size()));
+    planner.update_redundancy_mapping(history);
+  }
+  const auto workload = to_vector(read_json_file(a.workload, "--workload"), "--workload");
+  check_arg(static_cast<int64_t>(workload.size()) == a.experts, "--workload",
+            "expected " + std::to_string(a.experts) + " entries, got " +
+                std::to_string(workload.size()));
+  const SolveOutput plan = planner.solve(workload);
+  const Mapping& m = planner.mapping();
+  const int64_t S = planner.topology().group_size(), D = planner.topology().slots();
+
+  nlohmann::json log2phy = nlohmann::json::array();
+  for (int64_t e = 0; e < a.experts; ++e) log2phy.push_back({m.log2phy[e * 2], m.log2phy[e * 2 + 1]});
+  nlohmann::json out;
+  out["r2o"] = planner.topology().r2o_rows();
+  out["n_group"] = planner.num_groups();
+  out["phy2log"] = m.phy2log;
+  out["log2phy"] = log2phy;
+  out["logcnt"] = m.logcnt;
+  out["probs"] = nest(plan.probs, planner.num_groups(), S, D);
+  out["load_before"] = plan.load_before;
+  out["load_after"] = plan.load_after;
+  out["imbalance_before"] = imbalance(plan.load_before);
+  out["imbalance_after"] = imbalance(plan.load_after);
+  out["solver"] = solver_name(opt.solver);
+  out["solve_us"] = plan.solve_us;
+  if (opt.solver == SolverKind::kIpm) out["ipm_fallbacks"] = plan.ipm_fallbacks;
+  write_json(out, a.output);
+}
+
+void setup_plan(CLI::App& app) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* cmd = app.add_subcommand("plan", "Solve one batch: placement, probs and loads (JSON)");
+  cmd->add_option("--topology", args->topology, "cube, hypercube, ring[:S], torus:MxN or r2o.json")
+      ->required();
+  cmd->add_option("--experts", args->experts, "logical experts E")->required();
+  cmd->add_option("--ep", args->ep, "EP ranks P")->required();
+  cmd->add_option("--redundant", args->redundant, "redundant experts per rank R")->required();
+  cmd->add_option("--workload", args->workload, "JSON array[E]: this batch's tokens per expert")
+      ->required();
+  cmd->add_option("--history", args->history, "JSON array[E]: popularity history (reorders experts)");
+  cmd->add_option("--gpus-per-node", args->gpus_per_node, "GPUs per node for the EPLB reorder")
+      ->capture_default_str();
+  cmd->add_option("--solver", args->solver, "exact | ipm")->capture_default_str();
+  cmd->add_option("-o,--output", args->output, "write JSON here instead of stdout");
+  cmd->callback([args] { run_plan(*args); });
+}
+
+}  // namespace
+
+LPLB_REGISTER_COMMAND("plan", setup_plan);
+
+}  // namespace lplb::cli

@@ -1,0 +1,25 @@
+// JSON file helpers shared by the CLI and the simulator: every failure is an
+// InvalidArgument naming the argument (e.g. "--weights: cannot open ...").
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lplb::cli {
+
+// Reads a JSON file; a name ending in .gz is gunzipped first.
+nlohmann::json read_json_file(const std::string& path, const char* arg);
+
+// A 1-D array of finite, non-negative numbers.
+std::vector<double> to_vector(const nlohmann::json& j, const char* arg);
+// A 2-D array (rows of equal length) of finite, non-negative numbers; a 1-D
+// array is taken as one row when allow_1d.
+std::vector<std::vector<double>> to_matrix(const nlohmann::json& j, const char* arg,
+                                           bool allow_1d);
+
+// Writes `j` (plus a newline) to `path`, or to stdout when path is empty.
+void write_json(const nlohmann::json& j, const std::string& path);
+
+}  // namespace lplb::cli
