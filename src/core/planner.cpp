@@ -68,6 +68,11 @@ const Mapping& Planner::update_redundancy_mapping(std::span<const double> histor
   if (!history.empty()) {
     check_workload(history, E, "history");
     const int64_t nodes = std::max<int64_t>(1, P / options_.gpus_per_node);
+    // EPLB needs whole nodes; say so here rather than let it blame num_gpus.
+    check_arg(P % nodes == 0, "gpus_per_node",
+              std::to_string(options_.gpus_per_node) + " splits ep_size " + std::to_string(P) +
+                  " into " + std::to_string(nodes) + " nodes unevenly (ep_size must be a "
+                  "multiple of ep_size / gpus_per_node)");
     EplbResult r = rebalance_experts(history.data(), 1, E, E, G, nodes, P);
     order = std::move(r.phy2log);
     for (int64_t rank = 0; rank < P; ++rank) {
@@ -153,10 +158,15 @@ SolveOutput Planner::solve(std::span<const double> workload) const {
   for (int64_t r = 0; r < options_.ep_size; ++r)
     out.load_before[r] = fixed[r] + std::accumulate(&block[r * D], &block[r * D] + D, 0.0);
 
+  // The reference IPM normalises by the batch's largest per-expert count.
+  const double ipm_scale = *std::max_element(workload.begin(), workload.end());
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t g = 0; g < G; ++g) {
-    const LpResult r = solve_group(topology_, options_.solver, &fixed[g * S], &block[g * S * D],
-                                   &out.probs[g * S * D]);
+    double* probs = &out.probs[g * S * D];
+    const LpResult r =
+        options_.solver == SolverKind::kIpm
+            ? solve_group_ipm(topology_, &fixed[g * S], &block[g * S * D], probs, ipm_scale)
+            : solve_group(topology_, options_.solver, &fixed[g * S], &block[g * S * D], probs);
     if (r.status == LpStatus::kIpmFallback) ++out.ipm_fallbacks;
   }
   const auto t1 = std::chrono::steady_clock::now();

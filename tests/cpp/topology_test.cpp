@@ -91,7 +91,7 @@ TEST(Topology, RejectsBadMatrices) {
   EXPECT_NE(msg([] { Topology(1, 1, {0}); }).find("group size"), std::string::npos);
   EXPECT_NE(msg([] { Topology::named("tree"); }).find("unknown name"), std::string::npos);
   EXPECT_NE(msg([] { Topology::named("ring:x"); }).find("integer"), std::string::npos);
-  EXPECT_NE(msg([] { Topology::named("ring:1"); }).find(">= 2"), std::string::npos);
+  EXPECT_NE(msg([] { Topology::named("ring:1"); }).find("ring size"), std::string::npos);
   EXPECT_NE(msg([] { Topology::named("torus:4"); }).find("MxN"), std::string::npos);
   EXPECT_NE(msg([] { Topology::named("torus:1x4"); }).find(">= 2"), std::string::npos);
   EXPECT_NE(msg([] { Topology::from_json_text("[[1],[0"); }).find("parse error"), std::string::npos);
