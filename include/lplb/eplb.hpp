@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "lplb/errors.hpp"
 
 namespace lplb {
 
@@ -23,9 +26,13 @@ struct EplbResult {
   std::vector<int64_t> logcnt;   // [num_layers][num_logical]
 };
 
-// weight: [num_layers][num_logical] row-major, finite and >= 0.
+// weight: [num_layers][num_logical] row-major, finite, >= 0 and <= FLT_MAX:
+// like the reference (which runs on weight.float()) the arithmetic is float32.
+// Requires num_replicas >= num_logical, num_replicas % num_gpus == 0,
+// num_gpus % num_nodes == 0 and num_logical % num_groups == 0.
 // Hierarchical policy when num_groups % num_nodes == 0, else global.
 // Throws InvalidArgument naming the argument on bad sizes or values.
+// Thread-safe (no shared state).
 EplbResult rebalance_experts(const double* weight, int64_t num_layers, int64_t num_logical,
                              int64_t num_replicas, int64_t num_groups, int64_t num_nodes,
                              int64_t num_gpus, const EplbOptions& options = {});
@@ -34,6 +41,9 @@ inline EplbResult rebalance_experts(const std::vector<double>& weight, int64_t n
                                     int64_t num_replicas, int64_t num_groups,
                                     int64_t num_nodes, int64_t num_gpus,
                                     const EplbOptions& options = {}) {
+  check_arg(num_layers <= 0 || weight.size() % num_layers == 0, "weight",
+            "size " + std::to_string(weight.size()) + " is not a multiple of num_layers (" +
+                std::to_string(num_layers) + ")");
   const int64_t num_logical =
       num_layers > 0 ? static_cast<int64_t>(weight.size()) / num_layers : 0;
   return rebalance_experts(weight.data(), num_layers, num_logical, num_replicas, num_groups,

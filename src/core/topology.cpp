@@ -90,7 +90,9 @@ Topology Topology::named(std::string_view spec) {
                         "hypercube");
   if (spec == "ring" || spec.starts_with("ring:")) {
     const int64_t S = spec == "ring" ? 8 : parse_int(spec.substr(5), what);
-    check_arg(S >= 2 && S <= kMaxGroupSize, what, "ring size must be >= 2, got " + std::to_string(S));
+    check_arg(S >= 2 && S <= kMaxGroupSize, what,
+              "ring size must be in [2, " + std::to_string(kMaxGroupSize) + "], got " +
+                  std::to_string(S));
     std::vector<int32_t> r2o(S);
     for (int64_t i = 0; i < S; ++i) r2o[i] = static_cast<int32_t>((i + 1) % S);
     return Topology(S, 1, std::move(r2o), "ring:" + std::to_string(S));
@@ -102,8 +104,11 @@ Topology Topology::named(std::string_view spec) {
               "torus needs the form torus:MxN, got '" + std::string(spec) + "'");
     const int64_t M = parse_int(dims.substr(0, x), what);
     const int64_t N = parse_int(dims.substr(x + 1), what);
-    check_arg(M >= 2 && N >= 2 && M * N <= kMaxGroupSize, what,
-              "torus dimensions must be >= 2 each, got " + std::string(dims));
+    // Bound M and N before multiplying: M * N must not overflow.
+    check_arg(M >= 2 && N >= 2 && M <= kMaxGroupSize && N <= kMaxGroupSize &&
+                  M * N <= kMaxGroupSize,
+              what, "torus dimensions must be >= 2 each with M*N <= " +
+                        std::to_string(kMaxGroupSize) + ", got " + std::string(dims));
     std::vector<int32_t> r2o(M * N * 2);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) {
@@ -120,7 +125,7 @@ Topology Topology::from_json_text(std::string_view text, const char* what) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw InvalidArgument(std::string(what) + ": JSON parse error: " + e.what());
   }
   if (j.is_object()) {
@@ -134,6 +139,8 @@ Topology Topology::from_json_text(std::string_view text, const char* what) {
     std::vector<int64_t> r;
     for (const auto& v : row) {
       check_arg(v.is_number_integer(), what, "entries must be integers, got " + v.dump());
+      check_arg(!v.is_number_unsigned() || v.get<uint64_t>() <= INT32_MAX, what,
+                "entry " + v.dump() + " is out of range");  // get<int64_t> would wrap it
       r.push_back(v.get<int64_t>());
     }
     rows.push_back(std::move(r));

@@ -52,7 +52,7 @@ nlohmann::json read_json_file(const std::string& path, const char* arg) {
   check_arg(!text.empty(), arg, "file '" + path + "' is empty");
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw InvalidArgument(std::string(arg) + ": JSON parse error in '" + path + "': " + e.what());
   }
 }
