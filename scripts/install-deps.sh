@@ -8,6 +8,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   coinor-libclp-dev                # independent LP oracle for the tests
+  libssl-dev                       # sha256 in examples/mpi_planner (libcrypto)
   libopenmpi-dev openmpi-bin       # CPU communicator (distributed planning)
   clang libclang-rt-14-dev         # sanitizer and libFuzzer builds
 )

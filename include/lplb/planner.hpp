@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "lplb/cost_model.hpp"
 #include "lplb/lp.hpp"
 #include "lplb/topology.hpp"
 
@@ -19,7 +20,11 @@ struct PlannerOptions {
   int64_t ep_size = 0;             // P ranks
   int64_t redundant_per_rank = 0;  // R; a multiple of D
   int64_t gpus_per_node = 8;       // for the EPLB reorder in update_redundancy_mapping
+                                   // and the nodes of Objective::min_moves
   SolverKind solver = SolverKind::kExact;
+  // What solve() minimises (lplb/cost_model.hpp); the default is SPEC 5.3's
+  // max token load. Anything else needs solver = kExact.
+  Objective objective;
 };
 
 // Placement in the layouts of SPEC section 2.
@@ -35,6 +40,16 @@ struct SolveOutput {
   std::vector<double> load_after;   // [P] with probs applied
   double solve_us = 0;              // wall time of the LPs
   int ipm_fallbacks = 0;            // groups where the IPM fell back to 0.5
+  // Issue 11, for every solver and objective: tokens sent to a copy instead
+  // of their expert's original rank, and the part of those whose copy is on
+  // another node (nodes of PlannerOptions::gpus_per_node ranks).
+  double tokens_moved = 0;
+  double tokens_cross_node = 0;
+  // [P] modelled GEMM time in us (options.objective.model): all tokens on
+  // their original rank / with probs applied; a rank's active experts are
+  // those that receive at least one token as map() rounds.
+  std::vector<double> time_before;
+  std::vector<double> time_after;
 };
 
 class Planner {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/split.hpp"
+#include "core/objective.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
@@ -14,6 +15,8 @@
 namespace lplb {
 namespace {
 
+constexpr int64_t kMaxExperts = int64_t{1} << 20;
+constexpr int64_t kMaxRanks = int64_t{1} << 16;
 constexpr int64_t kMaxIdsPerCall = int64_t{1} << 31;  // keeps the split's products in int64
 // Largest total workload whose sums stay exact in double.
 constexpr double kMaxExactTotal = 9007199254740992.0;  // 2^53
@@ -41,6 +44,11 @@ Planner::Planner(Topology topology, const PlannerOptions& options)
   const int64_t S = topology_.group_size(), D = topology_.slots();
   check_arg(E > 0, "num_experts", "must be > 0, got " + std::to_string(E));
   check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
+  // Generous caps that keep every index in int32 and allocations small.
+  check_arg(E <= kMaxExperts, "num_experts",
+            std::to_string(E) + " exceeds the supported maximum " + std::to_string(kMaxExperts));
+  check_arg(P <= kMaxRanks, "ep_size",
+            std::to_string(P) + " exceeds the supported maximum " + std::to_string(kMaxRanks));
   check_arg(E % P == 0, "num_experts", std::to_string(E) + " is not a multiple of ep_size " +
                                            std::to_string(P));
   check_arg(P % S == 0, "ep_size", std::to_string(P) + " is not a multiple of the topology's group size " +
@@ -52,7 +60,7 @@ Planner::Planner(Topology topology, const PlannerOptions& options)
   check_arg(R <= E / P, "redundant_per_rank",
             std::to_string(R) + " exceeds the experts per rank " + std::to_string(E / P));
   check_arg(options.gpus_per_node > 0, "gpus_per_node", "must be > 0");
-  check_arg(E <= INT32_MAX / 4 && P <= INT32_MAX / 4, "num_experts", "too large");
+  detail::validate_objective(options_);
   update_redundancy_mapping();
 }
 
@@ -160,11 +168,20 @@ SolveOutput Planner::solve(std::span<const double> workload) const {
 
   // The reference IPM normalises by the batch's largest per-expert count.
   const double ipm_scale = *std::max_element(workload.begin(), workload.end());
+  // Issue 11: a non-default objective (time, min_moves) goes through objective.cpp.
+  const Objective& objective = options_.objective;
+  const bool plain = objective.kind == ObjectiveKind::kTokens && !objective.min_moves;
+  const std::vector<int64_t> active = objective.kind == ObjectiveKind::kTime
+                                          ? detail::placement_active(*this, workload)
+                                          : std::vector<int64_t>{};
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t g = 0; g < G; ++g) {
     double* probs = &out.probs[g * S * D];
     const LpResult r =
-        options_.solver == SolverKind::kIpm
+        !plain ? detail::solve_group_objective(topology_, options_, g, &fixed[g * S],
+                                               &block[g * S * D],
+                                               active.empty() ? nullptr : &active[g * S], probs)
+        : options_.solver == SolverKind::kIpm
             ? solve_group_ipm(topology_, &fixed[g * S], &block[g * S * D], probs, ipm_scale)
             : solve_group(topology_, options_.solver, &fixed[g * S], &block[g * S * D], probs);
     if (r.status == LpStatus::kIpmFallback) ++out.ipm_fallbacks;
@@ -174,6 +191,7 @@ SolveOutput Planner::solve(std::span<const double> workload) const {
   for (int64_t g = 0; g < G; ++g)
     group_loads(topology_, &fixed[g * S], &block[g * S * D], &out.probs[g * S * D],
                 &out.load_after[g * S]);
+  detail::report_objective(*this, workload, out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/json_io.hpp"
+#include "cli/plan_placement.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/planner.hpp"
 
@@ -11,7 +12,7 @@ namespace lplb::cli {
 namespace {
 
 struct PlanArgs {
-  std::string topology, history, workload, output, solver = "exact";
+  std::string topology, history, workload, output, solver = "exact", placement;
   int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8;
 };
 
@@ -34,6 +35,7 @@ void run_plan(const PlanArgs& a) {
   opt.redundant_per_rank = a.redundant;
   opt.gpus_per_node = a.gpus_per_node;
   opt.solver = parse_solver(a.solver);
+  // Sizes and topology first (cheap: the planner caps E and P), then files.
   Planner planner(Topology::parse(a.topology), opt);
   if (!a.history.empty()) {
     const auto history = to_vector(read_json_file(a.history, "--history"), "--history");
@@ -72,19 +74,36 @@ void run_plan(const PlanArgs& a) {
 void setup_plan(CLI::App& app) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* cmd = app.add_subcommand("plan", "Solve one batch: placement, probs and loads (JSON)");
-  cmd->add_option("--topology", args->topology, "cube, hypercube, ring[:S], torus:MxN or r2o.json")
-      ->required();
-  cmd->add_option("--experts", args->experts, "logical experts E")->required();
-  cmd->add_option("--ep", args->ep, "EP ranks P")->required();
-  cmd->add_option("--redundant", args->redundant, "redundant experts per rank R")->required();
+  CLI::Option* topology =
+      cmd->add_option("--topology", args->topology, "cube, hypercube, ring[:S], torus:MxN or r2o.json");
+  CLI::Option* experts = cmd->add_option("--experts", args->experts, "logical experts E");
+  CLI::Option* ep = cmd->add_option("--ep", args->ep, "EP ranks P");
+  CLI::Option* redundant =
+      cmd->add_option("--redundant", args->redundant, "redundant experts per rank R");
   cmd->add_option("--workload", args->workload, "JSON array[E]: this batch's tokens per expert")
       ->required();
-  cmd->add_option("--history", args->history, "JSON array[E]: popularity history (reorders experts)");
+  CLI::Option* history = cmd->add_option("--history", args->history,
+                                         "JSON array[E]: popularity history (reorders experts)");
+  cmd->add_option("--placement", args->placement,
+                  "JSON phy2log, [P*n_local] (with --ep) or [P][n_local]: any replica placement, "
+                  "each expert split by the exact LP (instead of --topology/--redundant)")
+      ->excludes(topology)
+      ->excludes(redundant)
+      ->excludes(history);
   cmd->add_option("--gpus-per-node", args->gpus_per_node, "GPUs per node for the EPLB reorder")
       ->capture_default_str();
   cmd->add_option("--solver", args->solver, "exact | ipm")->capture_default_str();
   cmd->add_option("-o,--output", args->output, "write JSON here instead of stdout");
-  cmd->callback([args] { run_plan(*args); });
+  cmd->callback([=] {
+    if (!args->placement.empty()) {
+      check_arg(args->solver == "exact", "--solver", "only 'exact' is available with --placement");
+      run_plan_placement({args->placement, args->workload, args->output, args->experts, args->ep});
+      return;
+    }
+    for (CLI::Option* o : {topology, experts, ep, redundant})
+      check_arg(o->count() > 0, o->get_name().c_str(), "required (or give --placement FILE.json)");
+    run_plan(*args);
+  });
 }
 
 }  // namespace

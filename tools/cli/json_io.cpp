@@ -31,7 +31,12 @@ std::string read_gzip(const std::string& path, const char* arg) {
 std::string read_plain(const std::string& path, const char* arg) {
   std::ifstream in(path, std::ios::binary);
   check_arg(static_cast<bool>(in), arg, "cannot open file '" + path + "'");
-  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string out;
+  try {  // libstdc++ throws ios_base::failure on a read error (e.g. a directory)
+    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    throw InvalidArgument(std::string(arg) + ": cannot read file '" + path + "': " + e.what());
+  }
   check_arg(!in.bad(), arg, "cannot read file '" + path + "'");
   return out;
 }

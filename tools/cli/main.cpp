@@ -23,6 +23,15 @@ int main(int argc, char** argv) {
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return std::string(a.name) < b.name; });
   for (const auto& entry : registry) entry.setup(app);
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(registry.begin(), registry.end(),
+                   [&](const auto& e) { return std::string(e.name) == argv[1]; })) {
+    std::string names;
+    for (const auto& e : registry) names += std::string(names.empty() ? "" : ", ") + e.name;
+    std::fprintf(stderr, "error: unknown subcommand '%s' (expected one of: %s)\n", argv[1],
+                 names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);  // the chosen subcommand's callback runs here
   } catch (const CLI::CallForHelp& e) {

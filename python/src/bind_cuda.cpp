@@ -1,0 +1,165 @@
+// Registrations for lplb::cuda::CudaPlanner (built only with the CUDA
+// backend). Arrays are CUDA device tensors received through DLPack; the
+// stream is the caller's current stream, passed by lplb/_cuda.py as the
+// integer torch reports (torch.cuda.current_stream().cuda_stream). Every call
+// only enqueues work on that stream, except set_mapping (a host-to-device copy
+// of a host array), the constructor and check_errors (which synchronise).
+#include <cuda_runtime_api.h>
+#include <nanobind/stl/optional.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bindings.hpp"
+#include "lplb/cuda/planner_cuda.hpp"
+#include "lplb/errors.hpp"
+
+namespace lplb::python {
+
+using namespace nb::literals;
+using cuda::CudaPlanner;
+
+namespace {
+
+using Release = nb::call_guard<nb::gil_scoped_release>;
+
+template <typename T>
+using DevIn = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
+template <typename T>
+using DevOut = nb::ndarray<T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
+
+cudaStream_t as_stream(uintptr_t handle) { return reinterpret_cast<cudaStream_t>(handle); }
+
+void check_cuda(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw Error(std::string(what) + " failed: " + cudaGetErrorName(err) + " (" +
+                cudaGetErrorString(err) + ")");
+}
+
+template <typename A>
+void check_len(const A& a, int64_t want, const char* arg) {
+  check_arg(static_cast<int64_t>(a.shape(0)) == want, arg,
+            "expected " + std::to_string(want) + " entries, got " + std::to_string(a.shape(0)));
+}
+
+template <typename Id>
+void def_id_overloads(nb::class_<CudaPlanner>& c) {
+  c.def(
+      "count",
+      [](CudaPlanner& p, DevIn<Id> ids, uintptr_t stream) {
+        p.count(ids.data(), static_cast<int64_t>(ids.shape(0)), as_stream(stream));
+      },
+      "ids"_a, "stream"_a, Release(),
+      "Enqueues the count of ids (int32/int64 [N], device) into counts().");
+  c.def(
+      "map",
+      [](CudaPlanner& p, DevIn<Id> ids, DevOut<Id> out, uintptr_t stream,
+         std::optional<DevIn<double>> probs) {
+        check_len(out, static_cast<int64_t>(ids.shape(0)), "out");
+        const double* pr = nullptr;
+        if (probs) {
+          check_len(*probs, p.num_probs(), "probs");
+          pr = probs->data();
+        }
+        p.map(ids.data(), static_cast<int64_t>(ids.shape(0)), out.data(), as_stream(stream), pr);
+      },
+      "ids"_a, "out"_a, "stream"_a, "probs"_a = nb::none(), Release(),
+      "Enqueues the mapping of ids to physical ids (same dtype) with probs (float64 [P * D], "
+      "device; None: the last solve's). The last count() must have seen these ids.");
+  c.def(
+      "run",
+      [](CudaPlanner& p, DevIn<Id> ids, DevOut<Id> out, uintptr_t stream) {
+        check_len(out, static_cast<int64_t>(ids.shape(0)), "out");
+        p.run(ids.data(), static_cast<int64_t>(ids.shape(0)), out.data(), as_stream(stream));
+      },
+      "ids"_a, "out"_a, "stream"_a, Release(), "Enqueues count -> solve -> map.");
+}
+
+template <typename W>
+void def_solve(nb::class_<CudaPlanner>& c) {
+  c.def(
+      "solve",
+      [](CudaPlanner& p, DevIn<W> workload, uintptr_t stream) {
+        check_len(workload, p.num_experts(), "workload");
+        p.solve(workload.data(), as_stream(stream));
+      },
+      "workload"_a, "stream"_a, Release(),
+      "Enqueues every group's LP for workload (int64 or float64 [E], device).");
+}
+
+}  // namespace
+
+void bind_cuda(nb::module_& m) {
+  m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(LpStatus::kIpmFallback);
+  nb::class_<CudaPlanner> c(m, "CudaPlanner", "The CUDA planner (lplb::cuda::CudaPlanner).");
+  c.def(
+       "__init__",
+       [](CudaPlanner* self, const Planner& planner, int64_t max_ids, int64_t max_layers,
+          int device) {
+         cuda::CudaPlannerOptions o;
+         o.max_ids = max_ids;
+         o.max_layers = max_layers;
+         o.device = device;
+         new (self) CudaPlanner(planner, o);
+       },
+       "planner"_a, "max_ids"_a = int64_t{1} << 24, "max_layers"_a = 1, "device"_a = -1,
+       Release())
+      .def_prop_ro("num_experts", &CudaPlanner::num_experts)
+      .def_prop_ro("num_probs", &CudaPlanner::num_probs)
+      .def_prop_ro("num_groups", &CudaPlanner::num_groups)
+      .def_prop_ro("max_ids", &CudaPlanner::max_ids)
+      .def(
+          "set_mapping",
+          [](CudaPlanner& p, HostIn<int32_t> phy2log, uintptr_t stream) {
+            p.set_mapping(span_of(phy2log), as_stream(stream));
+          },
+          "phy2log"_a, "stream"_a, Release(),
+          "Enqueues a new placement: phy2log int32 [P * n_local], host.")
+      .def(
+          "counts_into",
+          [](CudaPlanner& p, DevOut<int64_t> out, uintptr_t stream) {
+            check_len(out, p.num_experts(), "out");
+            check_cuda(cudaMemcpyAsync(out.data(), p.counts(), out.shape(0) * sizeof(int64_t),
+                                       cudaMemcpyDeviceToDevice, as_stream(stream)),
+                       "cudaMemcpyAsync(counts)");
+          },
+          "out"_a, "stream"_a, Release(), "Enqueues a copy of counts() (int64 [E]) into out.")
+      .def(
+          "probs_into",
+          [](CudaPlanner& p, DevOut<double> out, uintptr_t stream) {
+            check_len(out, p.num_probs(), "out");
+            check_cuda(cudaMemcpyAsync(out.data(), p.probs(), out.shape(0) * sizeof(double),
+                                       cudaMemcpyDeviceToDevice, as_stream(stream)),
+                       "cudaMemcpyAsync(probs)");
+          },
+          "out"_a, "stream"_a, Release(), "Enqueues a copy of probs() (float64 [P * D]) into out.")
+      .def(
+          "codes_into",
+          [](CudaPlanner& p, DevOut<int32_t> out, uintptr_t stream) {
+            check_len(out, p.num_groups(), "out");
+            // A strided copy of the `code` field of each GroupResult.
+            const auto* src = reinterpret_cast<const char*>(p.group_results()) +
+                              offsetof(cuda::GroupResult, code);
+            check_cuda(cudaMemcpy2DAsync(out.data(), sizeof(int32_t), src,
+                                         sizeof(cuda::GroupResult), sizeof(int32_t),
+                                         out.shape(0), cudaMemcpyDeviceToDevice,
+                                         as_stream(stream)),
+                       "cudaMemcpy2DAsync(codes)");
+          },
+          "out"_a, "stream"_a, Release(),
+          "Enqueues a copy of each group's LpStatus code (int32 [G]) into out.")
+      .def(
+          "check_errors",
+          [](CudaPlanner& p, uintptr_t stream) { p.check_errors(as_stream(stream)); },
+          "stream"_a, Release(),
+          "Synchronises the stream and raises ValueError if a kernel saw a bad id or "
+          "workload since the last check.");
+  def_id_overloads<int32_t>(c);
+  def_id_overloads<int64_t>(c);
+  def_solve<int64_t>(c);
+  def_solve<double>(c);
+}
+
+}  // namespace lplb::python

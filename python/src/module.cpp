@@ -1,0 +1,14 @@
+// lplb._core: the nanobind extension behind the `lplb` Python package.
+#include "bindings.hpp"
+
+NB_MODULE(_core, m) {
+  m.doc() = "lplb C++ core (internal; use the `lplb` package API).";
+  m.attr("__version__") = LPLB_VERSION;
+  m.attr("has_cuda") = static_cast<bool>(LPLB_PY_HAVE_CUDA);
+  lplb::python::bind_topology(m);
+  lplb::python::bind_planner(m);
+  lplb::python::bind_eplb(m);
+#if LPLB_PY_HAVE_CUDA
+  lplb::python::bind_cuda(m);
+#endif
+}

@@ -1,0 +1,377 @@
+// CPU backend of lplb/placement.hpp: validation, the LP graph of a placement,
+// shares from the max-flow (src/common/placement_lp.hpp) and the k-replica
+// token split (src/common/placement_split.hpp).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <string>
+
+#include "common/placement_lp.hpp"
+#include "common/placement_split.hpp"
+#include "lplb/comm.hpp"
+#include "lplb/errors.hpp"
+#include "lplb/placement.hpp"
+
+namespace lplb {
+namespace {
+
+constexpr int64_t kMaxIdsPerCall = int64_t{1} << 31;  // keeps the split's products in int64
+constexpr double kMaxExactTotal = 9007199254740992.0;  // 2^53: sums stay exact
+
+void check_workload(std::span<const double> w, int64_t E, const char* arg) {
+  check_arg(static_cast<int64_t>(w.size()) == E, arg,
+            "expected " + std::to_string(E) + " entries (one per logical expert), got " +
+                std::to_string(w.size()));
+  double total = 0;
+  for (size_t e = 0; e < w.size(); ++e) {
+    if (!std::isfinite(w[e]) || !(w[e] >= 0)) {  // messages are built only on failure
+      check_arg(std::isfinite(w[e]), arg,
+                "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
+      check_arg(false, arg,
+                "entry " + std::to_string(e) + " is negative (" + std::to_string(w[e]) + ")");
+    }
+    total += w[e];
+  }
+  check_arg(total <= kMaxExactTotal, arg, "total exceeds 2^53 and cannot be summed exactly");
+}
+
+void check_shares(std::span<const double> shares, int64_t n) {
+  check_arg(static_cast<int64_t>(shares.size()) == n, "shares",
+            "expected " + std::to_string(n) + " entries (one per physical slot), got " +
+                std::to_string(shares.size()));
+  for (size_t s = 0; s < shares.size(); ++s)
+    if (!std::isfinite(shares[s]) || !(shares[s] >= 0))
+      check_arg(false, "shares",
+                "entry " + std::to_string(s) + " = " + std::to_string(shares[s]) +
+                    " is negative or not finite");
+}
+
+template <typename Id>
+std::vector<int32_t> checked_phy2log(std::span<const Id> phy2log, int64_t E, int64_t P) {
+  check_arg(E > 0, "num_experts", "must be > 0, got " + std::to_string(E));
+  check_arg(E <= INT32_MAX, "num_experts", "must be < 2^31, got " + std::to_string(E));
+  check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
+  const int64_t n = static_cast<int64_t>(phy2log.size());
+  check_arg(n > 0, "phy2log", "is empty");
+  check_arg(n < INT32_MAX, "phy2log", "has 2^31 or more slots");
+  check_arg(n % P == 0, "phy2log",
+            "length " + std::to_string(n) + " is not a multiple of ep_size " + std::to_string(P));
+  std::vector<int32_t> out(n);
+  std::vector<char> seen(E, 0);
+  for (int64_t s = 0; s < n; ++s) {
+    const int64_t e = static_cast<int64_t>(phy2log[s]);
+    if (e < 0 || e >= E)
+      check_arg(false, "phy2log",
+                "slot " + std::to_string(s) + " holds expert " + std::to_string(e) +
+                    ", outside [0, " + std::to_string(E) + ")");
+    out[s] = static_cast<int32_t>(e);
+    seen[e] = 1;
+  }
+  for (int64_t e = 0; e < E; ++e)
+    if (seen[e] == 0)
+      check_arg(false, "phy2log",
+                "expert " + std::to_string(e) + " has no replica (every expert in [0, " +
+                    std::to_string(E) + ") needs at least one slot)");
+  return out;
+}
+
+}  // namespace
+
+PlacementPlanner::PlacementPlanner(std::span<const int64_t> phy2log, int64_t num_experts,
+                                   int64_t ep_size)
+    : num_experts_(num_experts), ep_size_(ep_size),
+      phy2log_(checked_phy2log(phy2log, num_experts, ep_size)) {
+  build();
+}
+
+PlacementPlanner::PlacementPlanner(std::span<const int32_t> phy2log, int64_t num_experts,
+                                   int64_t ep_size)
+    : num_experts_(num_experts), ep_size_(ep_size),
+      phy2log_(checked_phy2log(phy2log, num_experts, ep_size)) {
+  build();
+}
+
+void PlacementPlanner::build() {
+  const int64_t E = num_experts_, P = ep_size_, n = static_cast<int64_t>(phy2log_.size());
+  n_local_ = n / P;
+  slot_offset_.assign(E + 1, 0);
+  for (int32_t e : phy2log_) ++slot_offset_[e + 1];
+  for (int64_t e = 0; e < E; ++e) slot_offset_[e + 1] += slot_offset_[e];
+  slots_.resize(n);
+  std::vector<int32_t> fill(slot_offset_.begin(), slot_offset_.end() - 1);
+  for (int64_t s = 0; s < n; ++s) slots_[fill[phy2log_[s]]++] = static_cast<int32_t>(s);
+  max_count_ = 0;
+  for (int64_t e = 0; e < E; ++e)
+    max_count_ = std::max<int64_t>(max_count_, slot_offset_[e + 1] - slot_offset_[e]);
+
+  // Items: experts sharing one set of >= 2 distinct ranks, numbered by their
+  // first expert.
+  std::map<std::vector<int32_t>, int32_t> item_ids;
+  std::vector<std::vector<int32_t>> item_ranks;
+  item_of_.assign(E, -1);
+  for (int64_t e = 0; e < E; ++e) {
+    std::vector<int32_t> ranks;
+    for (int32_t k = slot_offset_[e]; k < slot_offset_[e + 1]; ++k)
+      ranks.push_back(static_cast<int32_t>(slots_[k] / n_local_));
+    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());  // slots ascending
+    if (ranks.size() < 2) continue;
+    auto [it, added] = item_ids.emplace(ranks, static_cast<int32_t>(item_ranks.size()));
+    if (added) item_ranks.push_back(ranks);
+    item_of_[e] = it->second;
+  }
+  num_items_ = static_cast<int64_t>(item_ranks.size());
+  item_offset_.assign(num_items_ + 1, 0);
+  item_rank_.clear();
+  arc_item_.clear();
+  for (int64_t i = 0; i < num_items_; ++i) {
+    for (int32_t r : item_ranks[i]) {
+      item_rank_.push_back(r);
+      arc_item_.push_back(static_cast<int32_t>(i));
+    }
+    item_offset_[i + 1] = static_cast<int32_t>(item_rank_.size());
+  }
+  const int64_t nnz = static_cast<int64_t>(item_rank_.size());
+  rank_offset_.assign(P + 1, 0);
+  for (int32_t r : item_rank_) ++rank_offset_[r + 1];
+  for (int64_t r = 0; r < P; ++r) rank_offset_[r + 1] += rank_offset_[r];
+  rank_arc_.resize(nnz);
+  std::vector<int32_t> at(rank_offset_.begin(), rank_offset_.end() - 1);
+  for (int64_t a = 0; a < nnz; ++a) rank_arc_[at[item_rank_[a]]++] = static_cast<int32_t>(a);
+
+  // Per slot: its arc and how many of its expert's slots share its rank.
+  slot_arc_.assign(n, -1);
+  slot_mult_.assign(n, 1);
+  for (int64_t e = 0; e < E; ++e) {
+    const int32_t first = slot_offset_[e], last = slot_offset_[e + 1];
+    for (int32_t k = first; k < last; ++k) {
+      const int32_t rank = static_cast<int32_t>(slots_[k] / n_local_);
+      int32_t mult = 0;
+      for (int32_t q = first; q < last; ++q) mult += slots_[q] / n_local_ == rank;
+      slot_mult_[slots_[k]] = mult;
+      const int32_t item = item_of_[e];
+      if (item < 0) continue;
+      for (int32_t a = item_offset_[item]; a < item_offset_[item + 1]; ++a)
+        if (item_rank_[a] == rank) slot_arc_[slots_[k]] = a;
+    }
+  }
+}
+
+std::vector<int32_t> PlacementPlanner::log2phy() const {
+  std::vector<int32_t> out(num_experts_ * max_count_, -1);
+  for (int64_t e = 0; e < num_experts_; ++e)
+    for (int32_t k = slot_offset_[e]; k < slot_offset_[e + 1]; ++k)
+      out[e * max_count_ + (k - slot_offset_[e])] = slots_[k];
+  return out;
+}
+
+std::vector<int32_t> PlacementPlanner::logcnt() const {
+  std::vector<int32_t> out(num_experts_);
+  for (int64_t e = 0; e < num_experts_; ++e) out[e] = slot_offset_[e + 1] - slot_offset_[e];
+  return out;
+}
+
+std::vector<double> PlacementPlanner::even_shares() const {
+  std::vector<double> out(phy2log_.size());
+  for (size_t s = 0; s < out.size(); ++s) {
+    const int32_t e = phy2log_[s];
+    out[s] = 1.0 / static_cast<double>(slot_offset_[e + 1] - slot_offset_[e]);
+  }
+  return out;
+}
+
+template <typename Id>
+std::vector<int64_t> PlacementPlanner::count_impl(std::span<const Id> ids) const {
+  const int64_t E = num_experts_;
+  std::vector<int64_t> counts(E, 0);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const Id e = ids[k];
+    if (e >= 0 && e < E) {
+      ++counts[e];
+    } else if (e != -1) {
+      throw InvalidArgument("ids: entry " + std::to_string(k) + " = " + std::to_string(e) +
+                            " is outside [-1, " + std::to_string(E) + ")");
+    }
+  }
+  return counts;
+}
+
+std::vector<int64_t> PlacementPlanner::count(std::span<const int32_t> ids) const {
+  return count_impl(ids);
+}
+std::vector<int64_t> PlacementPlanner::count(std::span<const int64_t> ids) const {
+  return count_impl(ids);
+}
+
+PlacementSolveOutput PlacementPlanner::solve(std::span<const double> workload) const {
+  check_workload(workload, num_experts_, "workload");
+  const int64_t E = num_experts_, P = ep_size_, I = num_items_;
+  const int64_t nnz = static_cast<int64_t>(item_rank_.size());
+  PlacementSolveOutput out;
+  out.load_before = loads_unchecked(workload, {});
+
+  const auto t0 = std::chrono::steady_clock::now();
+  // One buffer: fixed[P], item weight[I], then the solver's workspace.
+  const size_t ws_bytes = detail::placement_workspace_bytes(static_cast<int>(P),
+                                                            static_cast<int>(I),
+                                                            static_cast<int>(nnz));
+  std::vector<double> buffer(P + I + ws_bytes / sizeof(double) + 1, 0.0);
+  double* fixed = buffer.data();
+  double* weight = fixed + P;
+  for (int64_t e = 0; e < E; ++e) {
+    if (item_of_[e] >= 0)
+      weight[item_of_[e]] += workload[e];
+    else
+      fixed[slots_[slot_offset_[e]] / n_local_] += workload[e];
+  }
+  const detail::PlacementGraph graph{static_cast<int32_t>(P), static_cast<int32_t>(I),
+                                     item_offset_.data(), item_rank_.data(),
+                                     rank_offset_.data(), rank_arc_.data(), arc_item_.data()};
+  const detail::PlacementWorkspace ws = detail::placement_workspace_bind(
+      weight + I, static_cast<int>(P), static_cast<int>(I), static_cast<int>(nnz));
+  const detail::PlacementInfo info = detail::placement_solve(graph, ws, weight, fixed);
+
+  // Shares: an item's flow, normalised by what it routed (exact up to
+  // rounding), split evenly among an expert's slots on one rank.
+  std::vector<double> routed(I, 0.0);
+  for (int64_t i = 0; i < I; ++i)
+    for (int32_t a = item_offset_[i]; a < item_offset_[i + 1]; ++a) routed[i] += ws.flow[a];
+  out.shares.resize(phy2log_.size());
+  for (size_t s = 0; s < phy2log_.size(); ++s) {
+    const int32_t e = phy2log_[s], a = slot_arc_[s];
+    const double count = static_cast<double>(slot_offset_[e + 1] - slot_offset_[e]);
+    if (a < 0) {
+      out.shares[s] = 1.0 / count;  // one rank: all its slots share evenly
+    } else {
+      const double r = routed[item_of_[e]];
+      out.shares[s] = r > 0.0 ? ws.flow[a] / r / slot_mult_[s] : 1.0 / count;
+    }
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  out.solve_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+  out.optimum = info.bound;
+  out.rounds = info.rounds;
+  out.load_after = loads_unchecked(workload, out.shares);
+  return out;
+}
+
+PlacementSolveOutput PlacementPlanner::solve(std::span<const int64_t> workload) const {
+  check_arg(static_cast<int64_t>(workload.size()) == num_experts_, "workload",
+            "expected " + std::to_string(num_experts_) +
+                " entries (one per logical expert), got " + std::to_string(workload.size()));
+  std::vector<double> w(workload.size());
+  for (size_t e = 0; e < w.size(); ++e) {
+    if (workload[e] < 0)
+      check_arg(false, "workload",
+                "entry " + std::to_string(e) + " is negative (" + std::to_string(workload[e]) + ")");
+    w[e] = static_cast<double>(workload[e]);
+  }
+  return solve(std::span<const double>(w));
+}
+
+std::vector<double> PlacementPlanner::rank_loads(std::span<const double> workload,
+                                                 std::span<const double> shares) const {
+  check_workload(workload, num_experts_, "workload");
+  if (!shares.empty()) check_shares(shares, num_physical());
+  return loads_unchecked(workload, shares);
+}
+
+std::vector<double> PlacementPlanner::loads_unchecked(std::span<const double> workload,
+                                                      std::span<const double> shares) const {
+  std::vector<double> load(ep_size_, 0.0);
+  for (int64_t e = 0; e < num_experts_; ++e) {
+    const int32_t first = slot_offset_[e], last = slot_offset_[e + 1];
+    double sum = 0.0;
+    if (!shares.empty())
+      for (int32_t k = first; k < last; ++k) sum += shares[slots_[k]];
+    for (int32_t k = first; k < last; ++k) {
+      const double share =
+          sum > 0.0 ? shares[slots_[k]] / sum : 1.0 / static_cast<double>(last - first);
+      load[slots_[k] / n_local_] += workload[e] * share;
+    }
+  }
+  return load;
+}
+
+std::vector<int64_t> PlacementPlanner::slot_counts(std::span<const int64_t> counts,
+                                                   std::span<const double> shares) const {
+  check_arg(static_cast<int64_t>(counts.size()) == num_experts_, "counts",
+            "expected " + std::to_string(num_experts_) +
+                " entries (one per logical expert), got " + std::to_string(counts.size()));
+  check_shares(shares, num_physical());
+  std::vector<int64_t> per_replica(slots_.size()), out(slots_.size());
+  std::vector<double> share(max_count_), rest(max_count_);
+  for (int64_t e = 0; e < num_experts_; ++e) {
+    if (counts[e] < 0)
+      check_arg(false, "counts",
+                "entry " + std::to_string(e) + " is negative (" + std::to_string(counts[e]) + ")");
+    const int32_t first = slot_offset_[e], k = slot_offset_[e + 1] - first;
+    for (int32_t j = 0; j < k; ++j) share[j] = shares[slots_[first + j]];
+    detail::split_counts(share.data(), k, counts[e], &per_replica[first], rest.data());
+    for (int32_t j = 0; j < k; ++j) out[slots_[first + j]] = per_replica[first + j];
+  }
+  return out;
+}
+
+template <typename Id>
+void PlacementPlanner::map_impl(std::span<const Id> ids, std::span<const double> shares,
+                                std::span<Id> out) const {
+  check_arg(out.size() == ids.size(), "out",
+            "expected " + std::to_string(ids.size()) + " entries, got " +
+                std::to_string(out.size()));
+  check_arg(static_cast<int64_t>(ids.size()) < kMaxIdsPerCall, "ids",
+            "at most 2^31 - 1 ids per call");
+  check_shares(shares, num_physical());
+  const std::vector<int64_t> totals = count_impl(ids);  // validates ids
+  const int64_t E = num_experts_;
+  // Per replica token counts, laid out like slots_.
+  std::vector<int64_t> counts(slots_.size());
+  std::vector<double> share(max_count_), rest(max_count_);
+  for (int64_t e = 0; e < E; ++e) {
+    const int32_t first = slot_offset_[e], k = slot_offset_[e + 1] - first;
+    for (int32_t j = 0; j < k; ++j) share[j] = shares[slots_[first + j]];
+    detail::split_counts(share.data(), k, totals[e], &counts[first], rest.data());
+  }
+  std::vector<int64_t> seen(E, 0);
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const Id e = ids[t];
+    if (e < 0) {
+      out[t] = -1;
+      continue;
+    }
+    const int32_t first = slot_offset_[e], k = slot_offset_[e + 1] - first;
+    const int32_t j = detail::split_pick(seen[e]++, &counts[first], k, totals[e]);
+    out[t] = static_cast<Id>(slots_[first + j]);
+  }
+}
+
+void PlacementPlanner::map(std::span<const int32_t> ids, std::span<const double> shares,
+                           std::span<int32_t> out) const {
+  map_impl(ids, shares, out);
+}
+void PlacementPlanner::map(std::span<const int64_t> ids, std::span<const double> shares,
+                           std::span<int64_t> out) const {
+  map_impl(ids, shares, out);
+}
+
+template <typename Id>
+PlacementSolveOutput PlacementPlanner::run_impl(std::span<const Id> ids, std::span<Id> out,
+                                                Communicator* comm) const {
+  std::vector<int64_t> counts = count_impl(ids);
+  if (comm != nullptr) comm->all_reduce_sum(counts);
+  PlacementSolveOutput plan = solve(std::span<const int64_t>(counts));
+  map_impl(ids, std::span<const double>(plan.shares), out);
+  return plan;
+}
+
+PlacementSolveOutput PlacementPlanner::run(std::span<const int32_t> ids, std::span<int32_t> out,
+                                           Communicator* comm) const {
+  return run_impl(ids, out, comm);
+}
+PlacementSolveOutput PlacementPlanner::run(std::span<const int64_t> ids, std::span<int64_t> out,
+                                           Communicator* comm) const {
+  return run_impl(ids, out, comm);
+}
+
+}  // namespace lplb

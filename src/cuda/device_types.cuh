@@ -1,0 +1,75 @@
+// Plain structs shared by the CUDA launchers and kernels: sizes, the
+// placement as device arrays, the error word. Every field's shape is stated;
+// all pointers are device pointers.
+#pragma once
+
+#include <stdint.h>
+
+namespace lplb::cuda::detail {
+
+// Ids in one warp chunk: 32 lanes x kIdsPerLane, walked j-major, lane-minor
+// (id j*32 + lane), which is input order.
+constexpr int kIdsPerLane = 8;
+constexpr int kChunkIds = 32 * kIdsPerLane;
+constexpr int kMaxWarps = 8;             // per count/map block
+constexpr int kTilesPerSm = 4;           // count/map blocks per multiprocessor
+constexpr int64_t kMaxExperts = 4096;    // per-warp counters must fit in shared memory
+constexpr int kMapSharedBytes = 160 * 1024;  // fits sm_80 (163 KB) and later
+
+// The device error word and where the first problem was seen.
+struct ErrorState {
+  int32_t bits;       // ErrorBit mask (planner_cuda.hpp)
+  int32_t unused;
+  // (index << 32) | uint32(clamped id value) of the invalid id with the
+  // smallest index; ~0 when none.
+  unsigned long long first_bad_id;
+  // layer * E + expert of the smallest bad workload entry; ~0 when none.
+  unsigned long long first_bad_workload;
+};
+
+// How n ids are cut into tiles, one block per tile. Warp w of tile b owns the
+// contiguous ids [b*tile_ids + w*chunks*kChunkIds, +chunks*kChunkIds). Count
+// and map of the same n must use the same tiling (make_tiling).
+struct Tiling {
+  int64_t n;
+  int64_t tile_ids;   // warps * chunks * kChunkIds
+  int32_t num_tiles;  // >= 1
+  int32_t warps;      // warps per block
+  int32_t chunks;     // warp chunks per warp
+};
+
+// The current placement, as the count/map kernels read it.
+struct MapTables {
+  int32_t num_experts;        // E
+  const int32_t* log2phy;     // [E][2]: original slot, copy slot or -1
+  const int32_t* prob_index;  // [E]: index into probs of e's block, or -1
+};
+
+// Per-tile counts and the results of count(). Tile prefixes come from a
+// single-pass decoupled look-back: each block publishes its tile's counts
+// (flag state 1), then the counts of tiles 0..t (state 2); flags carry the
+// launch's epoch so that no reset pass is needed.
+struct CountState {
+  int32_t* aggregate;   // [max_tiles][E]: counts of tile t
+  int32_t* inclusive;   // [max_tiles][E]: counts of tiles 0..t
+  unsigned int* flags;  // [max_tiles]: (epoch << 2) | state
+  unsigned int* control;  // [0] next tile, [1] blocks finished, [2] epoch
+  int64_t* counts;      // [E]
+  int64_t* counted_n;   // n of the last count
+};
+
+// The group LPs of one launch: grid = num_layers * G blocks.
+struct SolveParams {
+  int32_t S, D, G, E;
+  int32_t n_local_logical, n_local, replicated;  // replicated = C * D
+  const int32_t* r2o;      // [S][D]
+  const int32_t* o2r;      // [S][D]
+  const int32_t* phy2log;  // [P][n_local]
+  double* probs;           // [num_layers][P*D]
+  void* results;           // GroupResult [num_layers][G], or null
+  ErrorState* error;
+  unsigned char* ipm_workspace;  // [num_layers*G][ipm_stride] when not in shared memory
+  int64_t ipm_stride;
+};
+
+}  // namespace lplb::cuda::detail

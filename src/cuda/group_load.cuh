@@ -1,0 +1,99 @@
+// Loading one redundancy group's LP into shared memory: the topology and the
+// per-rank fixed / per-block loads of a workload[E], summed in the same order
+// as the CPU backend (Planner::split_workload), so the inputs are
+// bit-identical to the CPU's. Bad entries (negative, NaN, inf) are recorded,
+// not trusted.
+#pragma once
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "common/lp_common.hpp"
+#include "cuda/device_types.cuh"
+#include "cuda/id_access.cuh"
+
+namespace lplb::cuda::detail {
+
+constexpr int kMaxSD = lplb::detail::kMaxGroupSize * lplb::detail::kMaxSlots;
+
+struct GroupShared {
+  int32_t r2o[kMaxSD];
+  int32_t o2r[kMaxSD];
+  double fixed[lplb::detail::kMaxGroupSize];
+  double block[kMaxSD];
+  double probs[kMaxSD];
+  int32_t bad;  // smallest bad expert id of this group, INT_MAX if none
+  // Bits of the layer's largest valid workload entry (load_group with
+  // need_scale): the reference IPM's normaliser. Non-negative doubles order
+  // like their bit patterns, so an integer atomicMax finds it.
+  unsigned long long scale_bits;
+};
+
+__device__ __forceinline__ double load_value(int64_t v, bool& ok) {
+  ok = v >= 0;
+  return static_cast<double>(v);
+}
+__device__ __forceinline__ double load_value(double v, bool& ok) {
+  ok = v >= 0.0 && lplb::detail::is_finite(v);
+  return v;
+}
+
+// All threads of the block; ends with a barrier.
+template <typename W>
+__device__ void load_group(const SolveParams& p, const W* __restrict__ w, int g, GroupShared& sh,
+                           bool need_scale = false) {
+  const int S = p.S, D = p.D, SD = S * D;
+  if (threadIdx.x == 0) {
+    sh.bad = INT_MAX;
+    sh.scale_bits = 0;
+  }
+  for (int t = threadIdx.x; t < SD; t += blockDim.x) {
+    sh.r2o[t] = p.r2o[t];
+    sh.o2r[t] = p.o2r[t];
+  }
+  __syncthreads();
+  for (int t = threadIdx.x; t < SD; t += blockDim.x) {
+    const int d = t % D;
+    const int32_t* slots = p.phy2log + (int64_t{g} * S + t / D) * p.n_local;
+    double sum = 0.0;
+    for (int l = d; l < p.replicated; l += D) {
+      const int32_t e = slots[l];
+      bool ok;
+      const double v = load_value(w[e], ok);
+      if (!ok) atomicMin(&sh.bad, e);
+      sum += v;
+    }
+    sh.block[t] = sum;
+  }
+  for (int i = threadIdx.x; i < S; i += blockDim.x) {
+    const int32_t* slots = p.phy2log + (int64_t{g} * S + i) * p.n_local;
+    double sum = 0.0;
+    for (int l = p.replicated; l < p.n_local_logical; ++l) {
+      const int32_t e = slots[l];
+      bool ok;
+      const double v = load_value(w[e], ok);
+      if (!ok) atomicMin(&sh.bad, e);
+      sum += v;
+    }
+    sh.fixed[i] = sum;
+  }
+  if (need_scale) {
+    double m = 0.0;
+    for (int e = threadIdx.x; e < p.E; e += blockDim.x) {
+      bool ok;
+      const double v = load_value(w[e], ok);
+      if (ok && v > m) m = v;
+    }
+    atomicMax(&sh.scale_bits, static_cast<unsigned long long>(__double_as_longlong(m)));
+  }
+  __syncthreads();
+}
+
+// Records a bad workload entry (layer, expert) in the error word.
+__device__ __forceinline__ void report_bad_workload(ErrorState* err, int layer, int E, int e) {
+  atomicOr(&err->bits, kBadWorkloadBit);
+  atomicMin(&err->first_bad_workload,
+            static_cast<unsigned long long>(layer) * static_cast<unsigned long long>(E) + e);
+}
+
+}  // namespace lplb::cuda::detail

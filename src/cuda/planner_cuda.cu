@@ -1,0 +1,466 @@
+// lplb::cuda::CudaPlanner: device buffers, placement upload, and the
+// stream-ordered count / solve / map / run entry points.
+#include "lplb/cuda/planner_cuda.hpp"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/lp_common.hpp"
+#include "cuda/cuda_check.cuh"
+#include "cuda/device_types.cuh"
+#include "cuda/launch.cuh"
+#include "cuda/tiling.hpp"
+#include "lplb/errors.hpp"
+
+namespace lplb::cuda {
+namespace {
+
+using detail::CountState;
+using detail::ErrorState;
+using detail::MapTables;
+using detail::SolveKind;
+using detail::SolveParams;
+using detail::Tiling;
+
+constexpr size_t kAlign = 256;
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Makes `device` current for the scope of an API call.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    LPLB_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != device) LPLB_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~DeviceGuard() {
+    int now = previous_;
+    if (cudaGetDevice(&now) == cudaSuccess && now != previous_) cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+ErrorState clean_error_state() {
+  ErrorState s{};
+  s.first_bad_id = ~0ull;
+  s.first_bad_workload = ~0ull;
+  return s;
+}
+
+}  // namespace
+
+struct CudaPlanner::Impl {
+  int device = 0;
+  int64_t E = 0, P = 0, S = 0, D = 0, G = 0, n_ll = 0, n_loc = 0, CD = 0;
+  int64_t max_ids = 0, max_layers = 1;
+  SolverKind solver = SolverKind::kExact;
+  bool ipm_single_thread = false;
+  bool exact_single_thread = false;
+  bool ballot_match = false;
+  int32_t warps = 1, max_tiles = 1;
+  std::vector<int32_t> r2o;  // host copy, for validating placements
+
+  // One device allocation, carved (see Impl::allocate).
+  void* block = nullptr;
+  int32_t* r2o_dev = nullptr;
+  int32_t* o2r_dev = nullptr;
+  int32_t* mapping_dev = nullptr;  // phy2log [P*n_loc] | log2phy [E*2] | prob_index [E]
+  int32_t* aggregate = nullptr;    // [max_tiles][E]
+  int32_t* inclusive = nullptr;    // [max_tiles][E]
+  unsigned int* flags = nullptr;   // [max_tiles]
+  unsigned int* control = nullptr;  // [3]
+  int64_t* counts = nullptr;       // [E]
+  int64_t* counted_n = nullptr;
+  double* probs = nullptr;          // [P*D]
+  GroupResult* results = nullptr;   // [G]
+  ErrorState* error = nullptr;
+  unsigned char* ipm_ws = nullptr;  // separate, only when the IPM needs global memory
+  int64_t ipm_stride = 0;
+
+  int32_t* staging = nullptr;  // pinned host copy of the mapping block
+  cudaEvent_t staged = nullptr;  // the last upload from `staging` finished
+
+  size_t mapping_ints() const { return static_cast<size_t>(P * n_loc + 3 * E); }
+  int32_t* phy2log_dev() const { return mapping_dev; }
+  int32_t* log2phy_dev() const { return mapping_dev + P * n_loc; }
+  int32_t* prob_index_dev() const { return mapping_dev + P * n_loc + 2 * E; }
+
+  SolveKind ipm_kind() const { return ipm_single_thread ? SolveKind::kIpm : SolveKind::kIpmBlock; }
+
+  void allocate() {
+    const size_t sizes[] = {
+        static_cast<size_t>(S * D) * 4,             // r2o
+        static_cast<size_t>(S * D) * 4,             // o2r
+        mapping_ints() * 4,                         // mapping
+        static_cast<size_t>(max_tiles) * E * 4,     // aggregate
+        static_cast<size_t>(max_tiles) * E * 4,     // inclusive
+        static_cast<size_t>(max_tiles) * 4,         // flags
+        3 * sizeof(unsigned int),                   // control
+        static_cast<size_t>(E) * 8,                 // counts
+        sizeof(int64_t),                            // counted_n
+        static_cast<size_t>(P * D) * 8,             // probs
+        static_cast<size_t>(G) * sizeof(GroupResult),  // results
+        sizeof(ErrorState),                         // error
+    };
+    size_t total = 0;
+    for (size_t s : sizes) total += align_up(s);
+    LPLB_CUDA_CHECK(cudaMalloc(&block, total));
+    unsigned char* p = static_cast<unsigned char*>(block);
+    constexpr int kParts = sizeof(sizes) / sizeof(sizes[0]);
+    void* ptrs[kParts];
+    for (int k = 0; k < kParts; ++k) {
+      ptrs[k] = p;
+      p += align_up(sizes[k]);
+    }
+    r2o_dev = static_cast<int32_t*>(ptrs[0]);
+    o2r_dev = static_cast<int32_t*>(ptrs[1]);
+    mapping_dev = static_cast<int32_t*>(ptrs[2]);
+    aggregate = static_cast<int32_t*>(ptrs[3]);
+    inclusive = static_cast<int32_t*>(ptrs[4]);
+    flags = static_cast<unsigned int*>(ptrs[5]);
+    control = static_cast<unsigned int*>(ptrs[6]);
+    counts = static_cast<int64_t*>(ptrs[7]);
+    counted_n = static_cast<int64_t*>(ptrs[8]);
+    probs = static_cast<double*>(ptrs[9]);
+    results = static_cast<GroupResult*>(ptrs[10]);
+    error = static_cast<ErrorState*>(ptrs[11]);
+    LPLB_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&staging), mapping_ints() * 4));
+    LPLB_CUDA_CHECK(cudaEventCreateWithFlags(&staged, cudaEventDisableTiming));
+  }
+
+  // Global IPM workspace for max_layers * G groups, if the variant needs one.
+  void ensure_ipm_workspace() {
+    if (ipm_ws != nullptr) return;
+    const int64_t stride = detail::ipm_global_stride(static_cast<int>(S), static_cast<int>(D),
+                                                     ipm_kind());
+    if (stride == 0) return;
+    LPLB_CUDA_CHECK(cudaMalloc(&ipm_ws, static_cast<size_t>(stride) * max_layers * G));
+    ipm_stride = stride;
+  }
+
+  void release() noexcept {
+    if (block) cudaFree(block);
+    if (ipm_ws) cudaFree(ipm_ws);
+    if (staging) cudaFreeHost(staging);
+    if (staged) cudaEventDestroy(staged);
+    block = nullptr;
+    ipm_ws = nullptr;
+    staging = nullptr;
+    staged = nullptr;
+  }
+
+  CountState count_state() const {
+    return CountState{aggregate, inclusive, flags, control, counts, counted_n};
+  }
+
+  SolveParams solve_params(double* probs_out, GroupResult* results_out) const {
+    SolveParams p{};
+    p.S = static_cast<int32_t>(S);
+    p.D = static_cast<int32_t>(D);
+    p.G = static_cast<int32_t>(G);
+    p.E = static_cast<int32_t>(E);
+    p.n_local_logical = static_cast<int32_t>(n_ll);
+    p.n_local = static_cast<int32_t>(n_loc);
+    p.replicated = static_cast<int32_t>(CD);
+    p.r2o = r2o_dev;
+    p.o2r = o2r_dev;
+    p.phy2log = phy2log_dev();
+    p.probs = probs_out;
+    p.results = results_out;
+    p.error = error;
+    p.ipm_workspace = ipm_ws;
+    p.ipm_stride = ipm_stride;
+    return p;
+  }
+
+  // Validates phy2log (SPEC section 2 layout) and fills the staging block.
+  void stage_mapping(std::span<const int32_t> phy2log) {
+    check_arg(static_cast<int64_t>(phy2log.size()) == P * n_loc, "phy2log",
+              "expected " + std::to_string(P * n_loc) + " entries (ep_size * n_local), got " +
+                  std::to_string(phy2log.size()));
+    std::vector<int32_t> seen(E, 0);
+    for (int64_t rank = 0; rank < P; ++rank)
+      for (int64_t l = 0; l < n_ll; ++l) {
+        const int32_t e = phy2log[rank * n_loc + l];
+        check_arg(e >= 0 && e < E, "phy2log",
+                  "entry " + std::to_string(rank * n_loc + l) + " = " + std::to_string(e) +
+                      " is outside [0, " + std::to_string(E) + ")");
+        check_arg(seen[e]++ == 0, "phy2log",
+                  "logical expert " + std::to_string(e) + " is the original of two slots");
+      }
+    for (int64_t rank = 0; rank < P; ++rank) {
+      const int64_t g = rank / S, i = rank % S;
+      for (int64_t l = 0; l < CD; ++l) {
+        const int64_t src = g * S + r2o[i * D + l % D];
+        check_arg(phy2log[rank * n_loc + n_ll + l] == phy2log[src * n_loc + l], "phy2log",
+                  "replica slot " + std::to_string(rank * n_loc + n_ll + l) +
+                      " does not hold the expert at slot " + std::to_string(src * n_loc + l) +
+                      " as the topology requires");
+      }
+    }
+    // The previous upload may still read the staging buffer.
+    LPLB_CUDA_CHECK(cudaEventSynchronize(staged));
+    int32_t* out_phy2log = staging;
+    int32_t* out_log2phy = staging + P * n_loc;
+    int32_t* out_prob_index = out_log2phy + 2 * E;
+    std::copy(phy2log.begin(), phy2log.end(), out_phy2log);
+    std::fill(out_log2phy, out_log2phy + 2 * E, -1);
+    std::fill(out_prob_index, out_prob_index + E, -1);
+    // Originals first: lower local index (as Planner::update_redundancy_mapping).
+    std::vector<int32_t> cnt(E, 0);
+    for (int64_t l = 0; l < n_loc; ++l)
+      for (int64_t rank = 0; rank < P; ++rank) {
+        const int32_t e = phy2log[rank * n_loc + l];
+        out_log2phy[e * 2 + cnt[e]++] = static_cast<int32_t>(rank * n_loc + l);
+      }
+    for (int64_t rank = 0; rank < P; ++rank)
+      for (int64_t l = 0; l < CD; ++l)
+        out_prob_index[phy2log[rank * n_loc + l]] = static_cast<int32_t>(rank * D + l % D);
+  }
+
+  void upload_mapping(cudaStream_t stream) {
+    LPLB_CUDA_CHECK(cudaMemcpyAsync(mapping_dev, staging, mapping_ints() * 4,
+                                    cudaMemcpyHostToDevice, stream));
+    LPLB_CUDA_CHECK(cudaEventRecord(staged, stream));
+  }
+
+  template <typename Id>
+  void count(const Id* ids, int64_t n, cudaStream_t stream) {
+    check_arg(n >= 0 && n <= max_ids, "n",
+              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
+    check_arg(ids != nullptr || n == 0, "ids", "is null");
+    const Tiling t = detail::make_tiling(n, warps, max_tiles);
+    detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
+  }
+
+  template <typename W>
+  void solve(const W* workload, int64_t num_layers, double* probs_out, GroupResult* results_out,
+             cudaStream_t stream) {
+    check_arg(workload != nullptr, "workload", "is null");
+    check_arg(num_layers >= 1 && num_layers <= max_layers, "num_layers",
+              "must be in [1, max_layers = " + std::to_string(max_layers) + "], got " +
+                  std::to_string(num_layers));
+    check_arg(probs_out != nullptr, "probs", "is null");
+    const SolveParams p = solve_params(probs_out, results_out);
+    if (solver == SolverKind::kExact)
+      detail::launch_solve_exact(p, workload, num_layers,
+                                 exact_single_thread ? SolveKind::kExactSerial : SolveKind::kExact,
+                                 stream);
+    else
+      detail::launch_solve_ipm(p, workload, num_layers, ipm_kind(), stream);
+  }
+
+  template <typename Id>
+  void map(const Id* ids, int64_t n, Id* out, const double* probs_in, cudaStream_t stream) {
+    check_arg(n >= 0 && n <= max_ids, "n",
+              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
+    check_arg((ids != nullptr && out != nullptr) || n == 0, "ids", "ids and out must not be null");
+    check_arg(static_cast<const void*>(ids) != static_cast<const void*>(out) || n == 0, "out",
+              "must not alias ids");
+    const Tiling t = detail::make_tiling(n, warps, max_tiles);
+    const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev()};
+    detail::launch_map(ids, out, t, tables, probs_in != nullptr ? probs_in : probs, count_state(),
+                       error, stream,
+                       ballot_match ? detail::MatchKind::kBallot : detail::MatchKind::kMatchAny);
+  }
+};
+
+CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  const Topology& topo = planner.topology();
+  m.E = planner.options().num_experts;
+  m.P = planner.options().ep_size;
+  m.S = topo.group_size();
+  m.D = topo.slots();
+  m.G = planner.num_groups();
+  m.n_ll = planner.n_local_logical();
+  m.n_loc = planner.n_local();
+  m.CD = planner.combined() * m.D;
+  m.solver = planner.options().solver;
+  m.max_ids = options.max_ids;
+  m.max_layers = options.max_layers;
+  m.ipm_single_thread = options.ipm_single_thread;
+  m.exact_single_thread = options.exact_single_thread;
+  m.ballot_match = options.map_ballot_match;
+  m.r2o = topo.r2o_data();
+  check_arg(m.S <= lplb::detail::kMaxGroupSize && m.D <= lplb::detail::kMaxSlots, "topology",
+            "the CUDA backend supports groups of at most " +
+                std::to_string(lplb::detail::kMaxGroupSize) + " ranks and " +
+                std::to_string(lplb::detail::kMaxSlots) + " slots, got " + std::to_string(m.S) +
+                " x " + std::to_string(m.D));
+  check_arg(m.E <= detail::kMaxExperts, "num_experts",
+            "the CUDA backend supports at most " + std::to_string(detail::kMaxExperts) +
+                " experts, got " + std::to_string(m.E));
+  check_arg(m.max_ids >= 0 && m.max_ids < (int64_t{1} << 31), "max_ids",
+            "must be in [0, 2^31), got " + std::to_string(m.max_ids));
+  check_arg(m.max_layers >= 1 && m.max_layers <= (int64_t{1} << 20), "max_layers",
+            "must be in [1, 2^20], got " + std::to_string(m.max_layers));
+  if (options.device >= 0) {
+    m.device = options.device;
+  } else {
+    LPLB_CUDA_CHECK(cudaGetDevice(&m.device));
+  }
+  DeviceGuard guard(m.device);
+  int sms = 0;
+  LPLB_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, m.device));
+  m.max_tiles = std::max(1, sms) * detail::kTilesPerSm;
+  m.warps = detail::warps_for_experts(m.E);
+
+  try {
+    m.allocate();
+    detail::configure_count_kernels();
+    detail::configure_map_kernels();
+    detail::configure_solve_kernels();
+    if (m.solver == SolverKind::kIpm) m.ensure_ipm_workspace();
+    const ErrorState clean = clean_error_state();
+    const int64_t minus_one = -1;
+    LPLB_CUDA_CHECK(cudaMemcpy(m.error, &clean, sizeof(clean), cudaMemcpyHostToDevice));
+    LPLB_CUDA_CHECK(cudaMemcpy(m.counted_n, &minus_one, sizeof(minus_one), cudaMemcpyHostToDevice));
+    LPLB_CUDA_CHECK(cudaMemset(m.flags, 0, static_cast<size_t>(m.max_tiles) * 4));
+    LPLB_CUDA_CHECK(cudaMemset(m.control, 0, 3 * sizeof(unsigned int)));
+    LPLB_CUDA_CHECK(cudaMemset(m.counts, 0, static_cast<size_t>(m.E) * 8));
+    LPLB_CUDA_CHECK(cudaMemset(m.probs, 0, static_cast<size_t>(m.P * m.D) * 8));
+    LPLB_CUDA_CHECK(cudaMemcpy(m.r2o_dev, topo.r2o_data().data(), m.S * m.D * 4,
+                               cudaMemcpyHostToDevice));
+    LPLB_CUDA_CHECK(cudaMemcpy(m.o2r_dev, topo.o2r_data().data(), m.S * m.D * 4,
+                               cudaMemcpyHostToDevice));
+    m.stage_mapping(planner.mapping().phy2log);
+    m.upload_mapping(nullptr);
+    LPLB_CUDA_CHECK(cudaDeviceSynchronize());
+  } catch (...) {
+    m.release();
+    throw;
+  }
+}
+
+CudaPlanner::~CudaPlanner() {
+  if (impl_) impl_->release();
+}
+CudaPlanner::CudaPlanner(CudaPlanner&&) noexcept = default;
+CudaPlanner& CudaPlanner::operator=(CudaPlanner&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->release();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+int64_t CudaPlanner::num_experts() const { return impl_->E; }
+int64_t CudaPlanner::num_probs() const { return impl_->P * impl_->D; }
+int64_t CudaPlanner::num_groups() const { return impl_->G; }
+int64_t CudaPlanner::max_ids() const { return impl_->max_ids; }
+SolverKind CudaPlanner::solver() const { return impl_->solver; }
+
+void CudaPlanner::set_solver(SolverKind kind) {
+  check_arg(kind == SolverKind::kExact || kind == SolverKind::kIpm, "kind", "unknown solver");
+  DeviceGuard guard(impl_->device);
+  if (kind == SolverKind::kIpm) impl_->ensure_ipm_workspace();
+  impl_->solver = kind;
+}
+
+void CudaPlanner::set_mapping(std::span<const int32_t> phy2log, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  LPLB_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+  check_arg(status == cudaStreamCaptureStatusNone, "stream",
+            "set_mapping cannot be captured in a CUDA graph; call it between replays");
+  impl_->stage_mapping(phy2log);
+  impl_->upload_mapping(stream);
+}
+
+void CudaPlanner::count(const int32_t* ids, int64_t n, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->count(ids, n, stream);
+}
+void CudaPlanner::count(const int64_t* ids, int64_t n, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->count(ids, n, stream);
+}
+
+void CudaPlanner::solve(const int64_t* workload, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->solve(workload, 1, impl_->probs, impl_->results, stream);
+}
+void CudaPlanner::solve(const double* workload, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->solve(workload, 1, impl_->probs, impl_->results, stream);
+}
+void CudaPlanner::solve_layers(const int64_t* workload, int64_t num_layers, double* probs,
+                               GroupResult* results, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->solve(workload, num_layers, probs, results, stream);
+}
+void CudaPlanner::solve_layers(const double* workload, int64_t num_layers, double* probs,
+                               GroupResult* results, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->solve(workload, num_layers, probs, results, stream);
+}
+
+void CudaPlanner::map(const int32_t* ids, int64_t n, int32_t* out, cudaStream_t stream,
+                      const double* probs) {
+  DeviceGuard guard(impl_->device);
+  impl_->map(ids, n, out, probs, stream);
+}
+void CudaPlanner::map(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t stream,
+                      const double* probs) {
+  DeviceGuard guard(impl_->device);
+  impl_->map(ids, n, out, probs, stream);
+}
+
+void CudaPlanner::run(const int32_t* ids, int64_t n, int32_t* out, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->count(ids, n, stream);
+  impl_->solve(impl_->counts, 1, impl_->probs, impl_->results, stream);
+  impl_->map(ids, n, out, nullptr, stream);
+}
+void CudaPlanner::run(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->count(ids, n, stream);
+  impl_->solve(impl_->counts, 1, impl_->probs, impl_->results, stream);
+  impl_->map(ids, n, out, nullptr, stream);
+}
+
+const int64_t* CudaPlanner::counts() const { return impl_->counts; }
+double* CudaPlanner::probs() { return impl_->probs; }
+const double* CudaPlanner::probs() const { return impl_->probs; }
+const GroupResult* CudaPlanner::group_results() const { return impl_->results; }
+int32_t* CudaPlanner::error_word() { return &impl_->error->bits; }
+
+void CudaPlanner::check_errors(cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  LPLB_CUDA_CHECK(cudaStreamSynchronize(stream));
+  ErrorState s{};
+  LPLB_CUDA_CHECK(cudaMemcpy(&s, impl_->error, sizeof(s), cudaMemcpyDeviceToHost));
+  if (s.bits == 0) return;
+  const ErrorState clean = clean_error_state();
+  LPLB_CUDA_CHECK(cudaMemcpy(impl_->error, &clean, sizeof(clean), cudaMemcpyHostToDevice));
+  const std::string E = std::to_string(impl_->E);
+  if (s.bits & kErrorBadId) {
+    const int64_t index = static_cast<int64_t>(s.first_bad_id >> 32);
+    const int32_t value = static_cast<int32_t>(static_cast<uint32_t>(s.first_bad_id & 0xffffffffu));
+    std::string shown = std::to_string(value);
+    if (value == INT32_MAX) shown = ">= " + shown;
+    if (value == INT32_MIN) shown = "<= " + shown;
+    throw InvalidArgument("ids: entry " + std::to_string(index) + " = " + shown +
+                          " is outside [-1, " + E + ")");
+  }
+  if (s.bits & kErrorBadWorkload) {
+    const uint64_t at = s.first_bad_workload;
+    const uint64_t layer = at / static_cast<uint64_t>(impl_->E), e = at % impl_->E;
+    throw InvalidArgument("workload: entry " + std::to_string(e) +
+                          (layer > 0 ? " of layer " + std::to_string(layer) : std::string()) +
+                          " is negative or not finite");
+  }
+  throw InvalidArgument(
+      "ids: map() was not preceded by a count() of the same number of ids on this stream");
+}
+
+}  // namespace lplb::cuda

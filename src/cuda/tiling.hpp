@@ -1,0 +1,41 @@
+// Launch configuration of the count and map kernels as a pure host function
+// of the sizes (count and map of the same ids must agree on it).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cuda/device_types.cuh"
+
+namespace lplb::cuda::detail {
+
+// Warps per block: as many as fit (<= kMaxWarps, a power of two) with one
+// int32 counter per warp and expert plus the 24-byte expert table.
+inline int32_t warps_for_experts(int64_t E) {
+  int32_t w = kMaxWarps;
+  while (w > 1 && (int64_t{w} * 4 + 24) * E > kMapSharedBytes) w /= 2;
+  return w;
+}
+
+inline size_t map_shared_bytes(int64_t E, int32_t warps) {
+  return static_cast<size_t>((int64_t{warps} * 4 + 24) * E);
+}
+// Per-warp histograms and the running prefix.
+inline size_t count_shared_bytes(int64_t E, int32_t warps) {
+  return static_cast<size_t>((int64_t{warps} + 2) * 4 * E);
+}
+
+// At most max_tiles tiles, each a whole number of warp chunks per warp.
+inline Tiling make_tiling(int64_t n, int32_t warps, int32_t max_tiles) {
+  Tiling t{};
+  t.n = n;
+  t.warps = warps;
+  const int64_t per_round = int64_t{warps} * kChunkIds;  // one chunk per warp
+  const int64_t rounds = std::max<int64_t>(1, (n + per_round - 1) / per_round);
+  t.chunks = static_cast<int32_t>((rounds + max_tiles - 1) / max_tiles);
+  t.tile_ids = per_round * t.chunks;
+  t.num_tiles = static_cast<int32_t>(std::max<int64_t>(1, (n + t.tile_ids - 1) / t.tile_ids));
+  return t;
+}
+
+}  // namespace lplb::cuda::detail

@@ -1,0 +1,60 @@
+// An independent LP oracle for the placement LP (COIN-OR CLP), built from the
+// phy2log directly (one variable per physical slot, no grouping):
+//   min L  s.t.  sum_{s holds e} x_s = w_e  for every expert e,
+//                sum_{s on rank r} x_s - L <= 0  for every rank r,  x >= 0.
+// Only compiled when CLP is found (LPLB_HAVE_CLP).
+#pragma once
+
+#ifdef LPLB_HAVE_CLP
+
+#include <coin/ClpSimplex.hpp>
+#include <coin/CoinPackedMatrix.hpp>
+#include <cstdint>
+#include <vector>
+
+namespace lplb::test {
+
+// Returns the optimal max rank load, or -1 if CLP did not report optimal.
+inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E, int64_t P,
+                                  const std::vector<double>& w) {
+  const int64_t n = static_cast<int64_t>(phy2log.size()), n_local = n / P;
+  const int ncols = static_cast<int>(n + 1), nrows = static_cast<int>(E + P);
+  const int L = static_cast<int>(n);
+  std::vector<int> rows, cols;
+  std::vector<double> vals;
+  for (int64_t s = 0; s < n; ++s) {
+    rows.push_back(phy2log[s]);  // expert balance row
+    cols.push_back(static_cast<int>(s));
+    vals.push_back(1.0);
+    rows.push_back(static_cast<int>(E + s / n_local));  // rank capacity row
+    cols.push_back(static_cast<int>(s));
+    vals.push_back(1.0);
+  }
+  for (int64_t r = 0; r < P; ++r) {
+    rows.push_back(static_cast<int>(E + r));
+    cols.push_back(L);
+    vals.push_back(-1.0);
+  }
+  CoinPackedMatrix matrix(true, rows.data(), cols.data(), vals.data(),
+                          static_cast<CoinBigIndex>(vals.size()));
+  std::vector<double> col_lb(ncols, 0.0), col_ub(ncols, COIN_DBL_MAX), obj(ncols, 0.0);
+  obj[L] = 1.0;
+  std::vector<double> row_lb(nrows), row_ub(nrows);
+  for (int64_t e = 0; e < E; ++e) row_lb[e] = row_ub[e] = w[e];
+  for (int64_t r = 0; r < P; ++r) {
+    row_lb[E + r] = -COIN_DBL_MAX;
+    row_ub[E + r] = 0.0;
+  }
+  ClpSimplex model;
+  model.setLogLevel(0);
+  model.loadProblem(matrix, col_lb.data(), col_ub.data(), obj.data(), row_lb.data(),
+                    row_ub.data());
+  model.dual();
+  if (model.status() != 0) model.primal();
+  if (model.status() != 0) return -1.0;
+  return model.objectiveValue();
+}
+
+}  // namespace lplb::test
+
+#endif  // LPLB_HAVE_CLP

@@ -1,0 +1,113 @@
+// `lplb simulate`: compares no balancing, EPLB, LPLB-IPM and LPLB-exact on a
+// stream of MoE batches (SPEC section 7). Table on stdout, optional JSON and
+// plot; progress on stderr for long runs.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "lplb/errors.hpp"
+#include "sim/plot.hpp"
+#include "sim/progress.hpp"
+#include "sim/report.hpp"
+#include "sim/simulator.hpp"
+
+namespace lplb::cli {
+namespace {
+
+void write_json_file(const nlohmann::json& doc, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  check_arg(static_cast<bool>(out), "--json", "cannot open '" + path + "' for writing");
+  out << doc.dump() << "\n";
+  out.close();
+  check_arg(static_cast<bool>(out), "--json", "cannot write '" + path + "'");
+}
+
+struct SimulateArgs {
+  sim::SimOptions options;
+  int64_t experts = 256, steps = 500, layer = 0;
+  std::string json, plot;
+  bool quiet = false;
+};
+
+void setup_simulate(CLI::App& app) {
+  auto a = std::make_shared<SimulateArgs>();
+  sim::SimOptions& o = a->options;
+  CLI::App* cmd = app.add_subcommand(
+      "simulate",
+      "Compare none / EPLB / LPLB-IPM / LPLB-exact on a stream of MoE batches "
+      "(default: a DeepSeek-V3-like layer, 500 steps)");
+  auto* experts = cmd->add_option("--experts", a->experts, "logical experts E (default 256; from the trace or --base)");
+  auto* topk = cmd->add_option("--topk", o.topk, "distinct experts per token")->capture_default_str();
+  cmd->add_option("--ep", o.ep, "EP ranks P")->capture_default_str();
+  cmd->add_option("--topology", o.topology, "cube, hypercube, ring[:S], torus:MxN or r2o.json")
+      ->capture_default_str();
+  cmd->add_option("--redundant", o.redundant, "redundant experts per rank R")->capture_default_str();
+  auto* tokens = cmd->add_option("--tokens", o.tokens_per_rank, "tokens per rank per step")
+                     ->capture_default_str();
+  auto* steps = cmd->add_option("--steps", a->steps, "steps (default 500; with --trace, all of its steps)");
+  auto* skew = cmd->add_option("--skew", o.skew, "Zipf exponent of the synthetic popularity")
+                   ->capture_default_str();
+  auto* drift = cmd->add_option("--drift", o.drift, "per-step sd of the log-popularity drift")
+                    ->capture_default_str();
+  auto* noise = cmd->add_option("--batch-noise", o.batch_noise,
+                                "sd of each batch's log-popularity perturbation")
+                    ->capture_default_str();
+  auto* seed = cmd->add_option("--seed", o.seed, "random seed")->capture_default_str();
+  auto* base = cmd->add_option("--base", o.base_path, "JSON [E]: measured popularity as the synthetic base");
+  cmd->add_option("--window", o.window, "history: moving sum of this many previous steps")
+      ->capture_default_str();
+  cmd->add_option("--refresh", o.refresh, "refresh EPLB placement and LPLB mapping every K steps")
+      ->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "leave the first N steps out of the figures (not the series)")
+      ->capture_default_str();
+  auto* trace = cmd->add_option("--trace", o.trace_path,
+                                "replay counts[steps][layers][experts] from a JSON(.gz) trace");
+  auto* layer = cmd->add_option("--layer", a->layer, "with --trace: replay only this layer");
+  cmd->add_option("--methods", o.methods, "comma-separated subset of none,eplb,lplb_ipm,lplb_exact")
+      ->delimiter(',');
+  cmd->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node for LPLB's EPLB reorder")
+      ->capture_default_str();
+  cmd->add_option("--eplb-groups", o.eplb_groups, "EPLB baseline: expert groups")->capture_default_str();
+  cmd->add_option("--eplb-nodes", o.eplb_nodes, "EPLB baseline: nodes")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "sampling threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--json", a->json, "write all figures and per-step series here");
+  cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
+  cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  // The synthetic stream's knobs mean nothing for a replayed trace.
+  for (CLI::Option* opt : {topk, tokens, skew, drift, noise, seed, base}) opt->excludes(trace);
+
+  cmd->callback([a, experts, steps, layer] {
+    sim::SimOptions opt = a->options;
+    if (experts->count() > 0) opt.experts = a->experts;
+    if (steps->count() > 0) opt.steps = a->steps;
+    if (layer->count() > 0) opt.layer = a->layer;
+    // Fail before a long run, not after it.
+    if (!a->plot.empty()) sim::check_plot_target(a->plot);
+    if (!a->json.empty()) {
+      const std::filesystem::path dir = std::filesystem::path(a->json).parent_path();
+      check_arg(dir.empty() || std::filesystem::is_directory(dir), "--json",
+                "directory '" + dir.string() + "' does not exist");
+    }
+    sim::ProgressBar bar("simulate", !a->quiet && sim::ProgressBar::stderr_is_terminal());
+    sim::SimHooks hooks;
+    hooks.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
+    const sim::SimResult result = sim::run_simulation(opt, hooks);
+    bar.finish();
+    std::fputs(sim::format_table(result).c_str(), stdout);
+    std::fflush(stdout);
+    if (!a->json.empty() || !a->plot.empty()) {
+      const nlohmann::json doc = sim::to_json(result);
+      if (!a->json.empty()) write_json_file(doc, a->json);
+      if (!a->plot.empty()) sim::write_plot(doc, a->plot);
+    }
+  });
+}
+
+}  // namespace
+
+LPLB_REGISTER_COMMAND("simulate", setup_simulate);
+
+}  // namespace lplb::cli

@@ -1,0 +1,70 @@
+// The balancers compared by `lplb simulate`. Each method is one class behind
+// this interface: it sees the popularity history at refresh points and one
+// batch's per-expert counts per step, and returns the per-rank token loads
+// that its placement and token split realise. To add a method, write a class
+// in its own file and add one line to the table in balancer.cpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lplb/topology.hpp"
+
+namespace lplb::sim {
+
+// The MoE layer every balancer of one run serves.
+struct BalancerContext {
+  int64_t num_experts = 256;        // E logical experts
+  int64_t ep_size = 32;             // P ranks
+  int64_t redundant_per_rank = 2;   // R extra physical experts per rank
+  Topology topology = Topology::named("cube");  // LPLB redundancy topology
+  int64_t gpus_per_node = 8;        // LPLB's EPLB reorder (SPEC 5.1)
+  int64_t eplb_groups = 1;          // EPLB baseline: expert groups (1: global policy)
+  int64_t eplb_nodes = 1;           // EPLB baseline: nodes
+};
+
+struct StepLoads {
+  std::vector<double> rank_loads;  // [P] tokens per rank (integers as doubles)
+  double solve_us = 0;             // time spent deciding this batch's split
+  int ipm_fallbacks = 0;           // LPLB-IPM groups that fell back to 0.5
+};
+
+class Balancer {
+ public:
+  virtual ~Balancer() = default;
+  // JSON key and table label, e.g. "lplb_exact" / "LPLB (exact)".
+  virtual std::string name() const = 0;
+  virtual std::string label() const = 0;
+  // New placement from history[E] (token counts summed over the last window
+  // of steps); empty history means none yet: identity placement.
+  virtual void refresh(std::span<const double> history) = 0;
+  // Per-rank loads for one batch, counts[E] >= 0. Loads sum to sum(counts).
+  virtual void step(std::span<const int64_t> counts, StepLoads& out) = 0;
+};
+
+// Known methods, in table order: none, eplb, lplb_ipm, lplb_exact, eplb_lp, lplb_lp,
+// hybrid_lp.
+std::vector<std::string> balancer_names();
+
+// Throws InvalidArgument naming the CLI flag when the sizes do not fit
+// (--experts, --ep, --redundant, --topology, --eplb-groups, ...).
+void validate_context(const BalancerContext& context, bool needs_lplb);
+
+// Throws InvalidArgument("--methods: ...") for an unknown name.
+std::unique_ptr<Balancer> make_balancer(std::string_view name, const BalancerContext& context);
+
+// One factory per method (each defined in its own file).
+std::unique_ptr<Balancer> make_none_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_eplb_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_lplb_ipm_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_lplb_exact_balancer(const BalancerContext& context);
+// Exact per-batch LP over a replica placement (lplb/placement.hpp, issue 10).
+std::unique_ptr<Balancer> make_eplb_lp_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_lplb_lp_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_hybrid_lp_balancer(const BalancerContext& context);
+
+}  // namespace lplb::sim

@@ -1,0 +1,89 @@
+#include "sim/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace lplb::sim {
+namespace {
+
+nlohmann::json series(const std::vector<double>& flat, int64_t steps, int64_t streams) {
+  if (streams == 1) return flat;
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t s = 0; s < steps; ++s)
+    out.push_back(std::vector<double>(flat.begin() + s * streams, flat.begin() + (s + 1) * streams));
+  return out;
+}
+
+std::string describe_source(const nlohmann::json& c) {
+  if (c["source"] == "trace") {
+    const auto& layers = c["layers"];
+    const std::string which =
+        layers.size() == 1 ? fmt::format("layer {}", layers[0].get<int64_t>())
+                           : fmt::format("{} layers as separate streams", layers.size());
+    return fmt::format("trace {} ({}), E={}", c["trace"].get<std::string>(), which,
+                       c["experts"].get<int64_t>());
+  }
+  std::string base = c.contains("base") ? fmt::format(", base {}", c["base"].get<std::string>())
+                                        : fmt::format(", Zipf skew {:g}", c["skew"].get<double>());
+  return fmt::format("synthetic, E={} topk={}, {} tokens/rank{}, drift {:g}, batch noise {:g}, seed {}",
+                     c["experts"].get<int64_t>(), c["topk"].get<int64_t>(),
+                     c["tokens_per_rank"].get<int64_t>(), base, c["drift"].get<double>(),
+                     c["batch_noise"].get<double>(), c["seed"].get<uint64_t>());
+}
+
+}  // namespace
+
+nlohmann::json to_json(const SimResult& r) {
+  nlohmann::json out;
+  out["config"] = r.config;
+  out["num_steps"] = r.num_steps;
+  out["num_streams"] = r.num_streams;
+  out["wall_s"] = r.wall_s;
+  nlohmann::json methods = nlohmann::json::object();
+  for (const MethodResult& m : r.methods) {
+    nlohmann::json j;
+    j["label"] = m.label;
+    j["imbalance_mean"] = m.imbalance_mean;
+    j["imbalance_p50"] = m.imbalance_p50;
+    j["imbalance_p99"] = m.imbalance_p99;
+    j["imbalance_max"] = m.imbalance_max;
+    j["step_time_rel"] = m.step_time_rel;
+    j["solve_us_mean"] = m.solve_us_mean;
+    j["ipm_fallbacks"] = m.ipm_fallbacks;
+    j["imbalance"] = series(m.imbalance, r.num_steps, r.num_streams);
+    j["max_load"] = series(m.max_load, r.num_steps, r.num_streams);
+    methods[m.name] = std::move(j);
+  }
+  out["methods"] = std::move(methods);
+  return out;
+}
+
+std::string format_table(const SimResult& r) {
+  const nlohmann::json& c = r.config;
+  std::string out = fmt::format("lplb simulate: {}\n", describe_source(c));
+  const int64_t warmup = c["warmup"].get<int64_t>();
+  out += fmt::format(
+      "P={} ranks, topology {}, R={} redundant/rank; {} steps{}; history window {}, refresh every {}{}\n\n",
+      c["ep"].get<int64_t>(), c["topology"].get<std::string>(), c["redundant"].get<int64_t>(),
+      r.num_steps, r.num_streams > 1 ? fmt::format(" x {} layers", r.num_streams) : "",
+      c["window"].get<int64_t>(), c["refresh"].get<int64_t>(),
+      warmup > 0 ? fmt::format("; figures from step {}", warmup) : "");
+  size_t width = 14;
+  for (const MethodResult& m : r.methods) width = std::max(width, m.label.size());
+  out += fmt::format("{:<{}} {:>9} {:>7} {:>7} {:>7} {:>10} {:>10}\n", "method", width,
+                     "imb mean", "p50", "p99", "max", "step time", "solve us");
+  for (const MethodResult& m : r.methods)
+    out += fmt::format("{:<{}} {:>9.3f} {:>7.3f} {:>7.3f} {:>7.3f} {:>10.3f} {:>10.1f}\n", m.label,
+                       width, m.imbalance_mean, m.imbalance_p50, m.imbalance_p99, m.imbalance_max,
+                       m.step_time_rel, m.solve_us_mean);
+  out += "\nimbalance = max rank load / mean rank load per step; step time = sum of the slowest\n"
+         "rank's load over steps, relative to none; solve us = LP time per step (all groups).\n";
+  for (const MethodResult& m : r.methods)
+    if (m.ipm_fallbacks > 0)
+      out += fmt::format("{}: {} group solves fell back to p = 0.5 (reference behaviour)\n",
+                         m.label, m.ipm_fallbacks);
+  return out;
+}
+
+}  // namespace lplb::sim

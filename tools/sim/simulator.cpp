@@ -1,0 +1,284 @@
+#include "sim/simulator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <thread>
+
+#include "cli/json_io.hpp"
+#include "lplb/errors.hpp"
+#include "lplb/planner.hpp"
+#include "sim/synthetic.hpp"
+#include "sim/trace.hpp"
+
+namespace lplb::sim {
+namespace {
+
+constexpr int64_t kDefaultExperts = 256;
+constexpr int64_t kDefaultSteps = 500;
+// Per-step series are kept for every (step, stream): bound their memory.
+constexpr int64_t kMaxRecords = 100'000'000;
+
+// Where each step's counts come from: one vector[E] per stream.
+class CountSource {
+ public:
+  virtual ~CountSource() = default;
+  virtual void next(int64_t step, std::vector<std::vector<int64_t>>& counts) = 0;
+};
+
+class SyntheticSource final : public CountSource {
+ public:
+  explicit SyntheticSource(SyntheticConfig c) : stream_(std::move(c)) {}
+  void next(int64_t, std::vector<std::vector<int64_t>>& counts) override { stream_.next(counts[0]); }
+
+ private:
+  SyntheticStream stream_;
+};
+
+class TraceSource final : public CountSource {
+ public:
+  TraceSource(Trace trace, std::vector<int64_t> layers)
+      : trace_(std::move(trace)), layers_(std::move(layers)) {}
+  void next(int64_t step, std::vector<std::vector<int64_t>>& counts) override {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const int64_t* c = trace_.at(step, layers_[i]);
+      counts[i].assign(c, c + trace_.num_experts);
+    }
+  }
+
+ private:
+  Trace trace_;
+  std::vector<int64_t> layers_;
+};
+
+// Moving sum of the last `window` steps' counts of one stream.
+class History {
+ public:
+  History(int64_t window, int64_t E) : ring_(window, std::vector<int64_t>(E, 0)), sum_(E, 0) {}
+  void push(const std::vector<int64_t>& counts) {
+    std::vector<int64_t>& slot = ring_[next_];
+    for (size_t e = 0; e < sum_.size(); ++e) sum_[e] += counts[e] - slot[e];
+    slot = counts;
+    next_ = (next_ + 1) % ring_.size();
+    filled_ = std::min(filled_ + 1, ring_.size());
+  }
+  std::vector<double> sum() const {
+    if (filled_ == 0) return {};
+    return std::vector<double>(sum_.begin(), sum_.end());
+  }
+
+ private:
+  std::vector<std::vector<int64_t>> ring_;
+  std::vector<int64_t> sum_;
+  size_t next_ = 0, filled_ = 0;
+};
+
+// Topology::parse names its argument "topology"; here it is the flag.
+Topology parse_topology(const std::string& spec) {
+  try {
+    return Topology::parse(spec);
+  } catch (const InvalidArgument& e) {
+    std::string msg = e.what();
+    if (msg.starts_with("topology:")) msg = msg.substr(9);
+    else msg = " " + msg;
+    throw InvalidArgument("--topology:" + msg);
+  }
+}
+
+void check_positive(int64_t v, const char* arg) {
+  check_arg(v > 0, arg, "must be > 0, got " + std::to_string(v));
+}
+
+std::vector<std::string> resolve_methods(const std::vector<std::string>& asked) {
+  std::vector<std::string> names = asked.empty() ? balancer_names() : asked;
+  const auto known = balancer_names();
+  for (const auto& n : names)
+    check_arg(std::find(known.begin(), known.end(), n) != known.end(), "--methods",
+              "unknown method '" + n + "'");
+  // `none` is the baseline of step_time_rel: always first, never twice.
+  names.erase(std::remove(names.begin(), names.end(), "none"), names.end());
+  std::vector<std::string> out{"none"};
+  for (const auto& n : names)
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  return out;
+}
+
+// Summary figures over the series from index `first` on.
+void summarise(MethodResult& m, size_t first, double none_time) {
+  const std::vector<double> x(m.imbalance.begin() + first, m.imbalance.end());
+  m.imbalance_mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
+  m.imbalance_p50 = percentile(x, 0.5);
+  m.imbalance_p99 = percentile(x, 0.99);
+  m.imbalance_max = *std::max_element(x.begin(), x.end());
+  const double time = std::accumulate(m.max_load.begin() + first, m.max_load.end(), 0.0);
+  m.step_time_rel = none_time > 0 ? time / none_time : 1.0;
+  m.solve_us_mean = m.solve_us_total / static_cast<double>(x.size());
+}
+
+}  // namespace
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = p * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // --- Validate and resolve sizes, the source, and the balancers. ---
+  if (o.steps) check_positive(*o.steps, "--steps");
+  check_positive(o.window, "--window");
+  check_positive(o.refresh, "--refresh");
+  check_arg(o.warmup >= 0, "--warmup", "must be >= 0, got " + std::to_string(o.warmup));
+  check_arg(o.trace_path.empty() || o.base_path.empty(), "--base",
+            "cannot be combined with --trace (a trace replaces the synthetic stream)");
+  check_arg(!o.layer || !o.trace_path.empty(), "--layer", "only applies with --trace");
+  check_positive(o.ep, "--ep");
+  const Topology topology = parse_topology(o.topology);
+  const std::vector<std::string> names = resolve_methods(o.methods);
+
+  nlohmann::json config;
+  std::unique_ptr<CountSource> source;
+  int64_t E = 0, steps = 0;
+  std::vector<int64_t> layers;
+  if (!o.trace_path.empty()) {
+    Trace trace = load_trace(o.trace_path, "--trace");
+    E = trace.num_experts;
+    if (o.experts)
+      check_arg(*o.experts == E, "--experts",
+                std::to_string(*o.experts) + " does not match the trace's " + std::to_string(E) +
+                    " experts");
+    steps = o.steps ? std::min(*o.steps, trace.num_steps) : trace.num_steps;
+    if (o.layer) {
+      check_arg(*o.layer >= 0 && *o.layer < trace.num_layers, "--layer",
+                std::to_string(*o.layer) + " is out of range: the trace has " +
+                    std::to_string(trace.num_layers) + " layers (0.." +
+                    std::to_string(trace.num_layers - 1) + ")");
+      layers = {*o.layer};
+    } else {
+      layers.resize(trace.num_layers);
+      std::iota(layers.begin(), layers.end(), 0);
+    }
+    config["source"] = "trace";
+    config["trace"] = o.trace_path;
+    config["trace_steps"] = trace.num_steps;
+    config["trace_layers"] = trace.num_layers;
+    if (!trace.config.is_null()) config["trace_config"] = trace.config;
+    source = std::make_unique<TraceSource>(std::move(trace), layers);
+  } else {
+    SyntheticConfig s;
+    if (!o.base_path.empty()) {
+      s.base = cli::to_vector(cli::read_json_file(o.base_path, "--base"), "--base");
+      if (o.experts)
+        check_arg(static_cast<int64_t>(s.base.size()) == *o.experts, "--base",
+                  "has " + std::to_string(s.base.size()) + " entries, --experts is " +
+                      std::to_string(*o.experts));
+    }
+    E = o.experts ? *o.experts : (s.base.empty() ? kDefaultExperts : static_cast<int64_t>(s.base.size()));
+    steps = o.steps ? *o.steps : kDefaultSteps;
+    layers = {0};
+    s.num_experts = E;
+    s.topk = o.topk;
+    s.num_ranks = o.ep;
+    s.tokens_per_rank = o.tokens_per_rank;
+    s.skew = o.skew;
+    s.drift = o.drift;
+    s.batch_noise = o.batch_noise;
+    s.seed = o.seed;
+    s.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    config["source"] = "synthetic";
+    config["topk"] = o.topk;
+    config["tokens_per_rank"] = o.tokens_per_rank;
+    config["skew"] = o.skew;
+    config["drift"] = o.drift;
+    config["batch_noise"] = o.batch_noise;
+    config["seed"] = o.seed;
+    if (!o.base_path.empty()) config["base"] = o.base_path;
+    source = std::make_unique<SyntheticSource>(std::move(s));  // validates the rest
+  }
+
+  BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
+  const bool needs_lplb = std::any_of(names.begin(), names.end(),
+                                      [](const std::string& n) { return n.starts_with("lplb"); });
+  validate_context(ctx, needs_lplb);
+
+  const int64_t streams = static_cast<int64_t>(layers.size());
+  check_arg(steps * streams <= kMaxRecords, "--steps",
+            std::to_string(steps) + " steps x " + std::to_string(streams) +
+                " streams exceed the limit of 10^8 (step, stream) pairs");
+  check_arg(o.warmup < steps, "--warmup",
+            std::to_string(o.warmup) + " leaves no step to report (" + std::to_string(steps) +
+                " steps)");
+  config["experts"] = E;
+  config["ep"] = o.ep;
+  config["topology"] = o.topology;
+  config["redundant"] = o.redundant;
+  config["gpus_per_node"] = o.gpus_per_node;
+  config["eplb_groups"] = o.eplb_groups;
+  config["eplb_nodes"] = o.eplb_nodes;
+  config["steps"] = steps;
+  config["window"] = o.window;
+  config["refresh"] = o.refresh;
+  config["warmup"] = o.warmup;
+  config["layers"] = layers;
+  config["methods"] = names;
+
+  // balancers[stream][method]: each stream (trace layer) has its own placements.
+  std::vector<std::vector<std::unique_ptr<Balancer>>> balancers(streams);
+  for (auto& per_stream : balancers)
+    for (const auto& n : names) per_stream.push_back(make_balancer(n, ctx));
+  // A window longer than the run holds every step anyway.
+  std::vector<History> history(streams, History(std::min(o.window, steps), E));
+
+  SimResult result;
+  result.num_steps = steps;
+  result.num_streams = streams;
+  for (const auto& b : balancers[0]) {
+    MethodResult m;
+    m.name = b->name();
+    m.label = b->label();
+    m.imbalance.reserve(steps * streams);
+    m.max_load.reserve(steps * streams);
+    result.methods.push_back(std::move(m));
+  }
+
+  // --- Run. ---
+  std::vector<std::vector<int64_t>> counts(streams, std::vector<int64_t>(E, 0));
+  StepLoads loads;
+  for (int64_t s = 0; s < steps; ++s) {
+    source->next(s, counts);
+    for (int64_t l = 0; l < streams; ++l) {
+      if (s > 0 && s % o.refresh == 0) {
+        const std::vector<double> h = history[l].sum();
+        for (auto& b : balancers[l]) b->refresh(h);
+      }
+      for (size_t k = 0; k < names.size(); ++k) {
+        Balancer& b = *balancers[l][k];
+        b.step(counts[l], loads);
+        MethodResult& m = result.methods[k];
+        m.imbalance.push_back(imbalance(loads.rank_loads));
+        m.max_load.push_back(*std::max_element(loads.rank_loads.begin(), loads.rank_loads.end()));
+        if (s >= o.warmup) m.solve_us_total += loads.solve_us;
+        if (s >= o.warmup) m.ipm_fallbacks += loads.ipm_fallbacks;
+        if (hooks.observer) hooks.observer(StepRecord{s, l, b, counts[l], loads});
+      }
+      history[l].push(counts[l]);
+    }
+    if (hooks.progress) hooks.progress(s + 1, steps);
+  }
+
+  const size_t first = static_cast<size_t>(o.warmup * streams);
+  const auto& none_max = result.methods[0].max_load;
+  const double none_time = std::accumulate(none_max.begin() + first, none_max.end(), 0.0);
+  for (auto& m : result.methods) summarise(m, first, none_time);
+  result.config = std::move(config);
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace lplb::sim
