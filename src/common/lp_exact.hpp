@@ -23,10 +23,11 @@
 //
 // The flow is a FIFO push-relabel preflow with exact initial labels and the
 // gap heuristic (no current-arc pointers: a rank has only 2D arcs, and one
-// scan both pushes and finds the new label). It needs no explicit source (a rank's excess is its load
-// above L) and no second phase: any preflow gives feasible shifts, and a
-// rank's load is at most L plus its leftover excess. Saturating pushes set
-// residuals to exactly 0, so flows stay within [0, block].
+// scan both pushes and finds the new label). It needs no explicit source (a
+// rank's excess is its load above L) and no second phase: any preflow gives
+// feasible shifts, and a rank's load is at most L plus its leftover excess.
+// Saturating pushes set residuals to exactly 0, so flows stay within
+// [0, block].
 //
 // Rank weights and offsets (issue 11, optional): minimise
 // max_i offset(i) + load(i) / weight(i) instead, e.g. a modelled time with

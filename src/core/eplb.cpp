@@ -31,11 +31,15 @@ void validate(const double* weight, int64_t num_layers, const Sizes& s) {
                 str(s.num_replicas));
   check_arg(s.num_replicas % s.num_gpus == 0, "num_replicas",
             "must be a multiple of num_gpus (" + str(s.num_gpus) + "), got " + str(s.num_replicas));
-  check_arg(s.num_gpus % s.num_nodes == 0, "num_gpus",
-            "must be a multiple of num_nodes (" + str(s.num_nodes) + "), got " + str(s.num_gpus));
-  check_arg(s.num_logical % s.num_groups == 0, "num_groups",
-            "must divide the number of logical experts (" + str(s.num_logical) + "), got " +
-                str(s.num_groups));
+  // Group and node sizes matter only to the hierarchical policy; otherwise the
+  // reference (and we) fall back to one group on one node.
+  if (s.num_groups % s.num_nodes == 0) {
+    check_arg(s.num_gpus % s.num_nodes == 0, "num_gpus",
+              "must be a multiple of num_nodes (" + str(s.num_nodes) + "), got " + str(s.num_gpus));
+    check_arg(s.num_logical % s.num_groups == 0, "num_groups",
+              "must divide the number of logical experts (" + str(s.num_logical) + "), got " +
+                  str(s.num_groups));
+  }
   // Outputs: phy2log and log2phy (at most num_replicas - num_logical + 1 per expert).
   const __int128 out = static_cast<__int128>(num_layers) *
                        (s.num_replicas + static_cast<__int128>(s.num_logical) *

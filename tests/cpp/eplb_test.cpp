@@ -335,7 +335,7 @@ TEST(Eplb, RejectsBadArguments) {
   expect_invalid(call(2, 12, 16, 4, 2, 0), "num_gpus");
   expect_invalid(call(2, 12, 8, 4, 2, 8), "num_replicas");    // fewer than experts
   expect_invalid(call(2, 12, 18, 4, 2, 8), "num_replicas");   // not a multiple of gpus
-  expect_invalid(call(2, 12, 16, 4, 3, 8), "num_gpus");       // gpus % nodes
+  expect_invalid(call(2, 12, 16, 6, 3, 8), "num_gpus");       // gpus % nodes (hierarchical)
   expect_invalid(call(2, 12, 16, 5, 1, 8), "num_groups");     // experts % groups
   expect_invalid(call(1, 12, int64_t(1) << 58, 4, 2, 8), "num_replicas");  // too large
   expect_invalid([] { rebalance_experts(nullptr, 1, 4, 4, 1, 1, 1); }, "weight");
@@ -452,13 +452,29 @@ TEST_F(EplbCli, BadInput) {
   const std::string w = "--weights " + write("ok.json", kReadmeWeights).string();
   expect_error(w + " --replicas 10 --groups 4 --nodes 2 --gpus 8", "--replicas");
   expect_error(w + " --replicas 18 --groups 4 --nodes 2 --gpus 8", "--replicas");
-  expect_error(w + " --replicas 16 --groups 5 --nodes 2 --gpus 8", "--groups");
-  expect_error(w + " --replicas 16 --groups 4 --nodes 3 --gpus 8", "--gpus");
+  expect_error(w + " --replicas 16 --groups 5 --nodes 1 --gpus 8", "--groups");
+  expect_error(w + " --replicas 16 --groups 6 --nodes 3 --gpus 8", "--gpus");
   expect_error(w + " --replicas 16 --groups 4 --nodes 0 --gpus 8", "--nodes");
   expect_error(w + " --replicas 16 --groups 4 --nodes 2 --gpus -8", "--gpus");
   expect_error(w + " --replicas 16 --groups 4 --nodes 2", "--gpus");  // missing option
   expect_error(w + sizes + " -o " + (dir_ / "no/such/dir/o.json").string(), "-o");
 }
 
+}  // namespace
+}  // namespace lplb
+
+namespace lplb {
+namespace {
+// Like the reference, sizes that only the hierarchical policy needs are not
+// checked when num_groups % num_nodes != 0 (global policy: one group, one node).
+TEST(Eplb, GlobalPolicyIgnoresGroupAndNodeSizes) {
+  std::vector<double> w(12);
+  for (int i = 0; i < 12; ++i) w[i] = 10.0 + i * 3.5;
+  const EplbResult a = rebalance_experts(w.data(), 1, 12, 16, 5, 2, 8);   // 12 % 5 != 0
+  const EplbResult b = rebalance_experts(w.data(), 1, 12, 16, 4, 3, 8);   // 8 % 3 != 0
+  const EplbResult g = rebalance_experts(w.data(), 1, 12, 16, 1, 1, 8);
+  EXPECT_EQ(a.phy2log, g.phy2log);
+  EXPECT_EQ(b.phy2log, g.phy2log);
+}
 }  // namespace
 }  // namespace lplb

@@ -31,6 +31,13 @@ struct StepLoads {
   std::vector<double> rank_loads;  // [P] tokens per rank (integers as doubles)
   double solve_us = 0;             // time spent deciding this batch's split
   int ipm_fallbacks = 0;           // LPLB-IPM groups that fell back to 0.5
+  // Issue 11 (filled through sim/traffic.hpp): per rank, the physical
+  // experts that received tokens ([P], for the modelled time); tokens served
+  // on another rank than their expert's home (its first physical slot), and
+  // the part of those on another node (gpus_per_node consecutive ranks).
+  std::vector<int32_t> active_experts;
+  double tokens_moved = 0;
+  double tokens_cross_node = 0;
 };
 
 class Balancer {
