@@ -16,7 +16,6 @@
 
 namespace lplb::fuzz::count_map {
 
-
 void check_mapping(const Planner& pl) {
   const auto& m = pl.mapping();
   const int64_t E = pl.options().num_experts, P = pl.options().ep_size;
@@ -73,10 +72,9 @@ void check_map(const Planner& pl, const std::vector<Id>& ids, const std::vector<
       continue;
     }
     const int64_t e = ids[k];
-    LPLB_FUZZ_CHECK(out[k] >= 0 && out[k] < static_cast<Id>(m.phy2log.size()) &&
-                        m.phy2log[out[k]] == e,
-                    "token %zu of expert %lld mapped to slot %lld", k, (long long)e,
-                    (long long)out[k]);
+    LPLB_FUZZ_CHECK(
+        out[k] >= 0 && out[k] < static_cast<Id>(m.phy2log.size()) && m.phy2log[out[k]] == e,
+        "token %zu of expert %lld mapped to slot %lld", k, (long long)e, (long long)out[k]);
     if (out[k] == m.log2phy[e * 2])
       ++to_original[e];
     else
@@ -95,8 +93,8 @@ void check_map(const Planner& pl, const std::vector<Id>& ids, const std::vector<
     const double q = std::isnan(p) ? 1.0 : std::clamp(p, 0.0, 1.0);
     const int64_t want = static_cast<int64_t>(std::floor(q * static_cast<double>(counts[e]) + 0.5));
     LPLB_FUZZ_CHECK(to_original[e] == want, "expert %lld: %lld of %lld kept, want %lld (p=%.17g)",
-                    (long long)e, (long long)to_original[e], (long long)counts[e],
-                    (long long)want, p);
+                    (long long)e, (long long)to_original[e], (long long)counts[e], (long long)want,
+                    p);
   }
 }
 
@@ -108,8 +106,11 @@ void fuzz_ids(const Planner& pl, ByteReader& in) {
   const int bad = in.u8() < 220 ? 0 : 8;
   for (Id& id : ids) {
     if (bad && in.range(0, bad - 1) == 0) {
-      const Id wild[] = {-2, static_cast<Id>(E), static_cast<Id>(E + 1),
-                         std::numeric_limits<Id>::min(), std::numeric_limits<Id>::max(),
+      const Id wild[] = {-2,
+                         static_cast<Id>(E),
+                         static_cast<Id>(E + 1),
+                         std::numeric_limits<Id>::min(),
+                         std::numeric_limits<Id>::max(),
                          static_cast<Id>(in.u64())};
       id = wild[in.u8() % 6];
     } else {
@@ -135,15 +136,18 @@ void fuzz_ids(const Planner& pl, ByteReader& in) {
   const int bad_probs = in.u8() < 200 ? 0 : 10;
   for (double& p : probs) {
     const uint8_t kind = in.u8();
-    p = kind < 160 ? static_cast<double>(in.u16()) / 65535.0 : kind < 200 ? in.value(bad_probs) : -in.good_value();
+    p = kind < 160   ? static_cast<double>(in.u16()) / 65535.0
+        : kind < 200 ? in.value(bad_probs)
+                     : -in.good_value();
     if (bad_probs && kind == 255) p = std::numeric_limits<double>::quiet_NaN();
   }
   bool probs_ok = true;
   for (double p : probs) probs_ok = probs_ok && !std::isnan(p);
   const bool short_out = in.u8() == 0xff && !ids.empty();
   std::vector<Id> out(ids.size() - (short_out ? 1 : 0), 7);
-  const bool mapped = accepts(
-      [&] { pl.map(std::span<const Id>(ids), std::span<const double>(probs), std::span<Id>(out)); });
+  const bool mapped = accepts([&] {
+    pl.map(std::span<const Id>(ids), std::span<const double>(probs), std::span<Id>(out));
+  });
   LPLB_FUZZ_CHECK(mapped == (ids_ok && probs_ok && !short_out), "map accepted=%d (ids %d probs %d)",
                   mapped, ids_ok, probs_ok);
   if (mapped) check_map(pl, ids, probs, out, counts);
@@ -162,7 +166,7 @@ LPLB_FUZZ_TARGET {
   ByteReader in(data, size);
   static const char* const kNames[] = {"cube", "ring", "ring:2", "ring:3", "torus:2x2", "ring:4"};
   const Topology topo = in.flag() ? Topology::named(kNames[in.u8() % 6])
-                                   : random_topology(in.range(2, 6), in.range(1, 3), in);
+                                  : random_topology(in.range(2, 6), in.range(1, 3), in);
   const int64_t S = topo.group_size(), D = topo.slots();
   lplb::PlannerOptions opt;
   opt.ep_size = S * in.range(1, 3);
@@ -187,8 +191,10 @@ LPLB_FUZZ_TARGET {
     const int64_t nodes = std::max<int64_t>(1, opt.ep_size / opt.gpus_per_node);
     valid = valid && opt.ep_size % nodes == 0;  // whole nodes for the EPLB reorder
     const bool ok = accepts([&] { pl->update_redundancy_mapping(history); });
-    LPLB_FUZZ_CHECK(ok == valid, "update_redundancy_mapping accepted=%d, expected %d (P=%lld gpus_per_node=%lld)",
-                    ok, valid, (long long)opt.ep_size, (long long)opt.gpus_per_node);
+    LPLB_FUZZ_CHECK(
+        ok == valid,
+        "update_redundancy_mapping accepted=%d, expected %d (P=%lld gpus_per_node=%lld)", ok, valid,
+        (long long)opt.ep_size, (long long)opt.gpus_per_node);
     check_mapping(*pl);
   }
   if (in.flag())

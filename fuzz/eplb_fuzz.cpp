@@ -11,7 +11,6 @@
 
 namespace lplb::fuzz::eplb {
 
-
 // spread_gpus: GPUs per node when spread_replicas is on, else 0.
 void check_result(const lplb::EplbResult& r, int64_t L, int64_t E, int64_t N, int64_t gpus,
                   int64_t spread_gpus) {
@@ -57,7 +56,8 @@ void check_result(const lplb::EplbResult& r, int64_t L, int64_t E, int64_t N, in
         std::vector<char> held(E, 0);
         for (int64_t p = g * per_gpu; p < (g + 1) * per_gpu; ++p) {
           const int64_t e = r.phy2log[l * N + p];
-          LPLB_FUZZ_CHECK(!held[e], "spread_replicas: GPU %lld holds expert %lld twice (layer %lld)",
+          LPLB_FUZZ_CHECK(!held[e],
+                          "spread_replicas: GPU %lld holds expert %lld twice (layer %lld)",
                           (long long)g, (long long)e, (long long)l);
           held[e] = 1;
         }
@@ -97,9 +97,12 @@ LPLB_FUZZ_TARGET {
   bool weights_ok = true;
   for (double w : weight) weights_ok = weights_ok && std::isfinite(w) && w >= 0 && w <= FLT_MAX;
 
-  // SPEC section 4's preconditions, computed independently.
+  // SPEC section 4's preconditions, computed independently. Group and node
+  // sizes only matter to the hierarchical policy (groups % nodes == 0); the
+  // global policy, like the reference, ignores them.
+  const bool hierarchical = groups > 0 && nodes > 0 && groups % nodes == 0;
   const bool sizes_ok = L > 0 && E > 0 && N >= E && groups > 0 && nodes > 0 && gpus > 0 &&
-                        N % gpus == 0 && gpus % nodes == 0 && E % groups == 0;
+                        N % gpus == 0 && (!hierarchical || (gpus % nodes == 0 && E % groups == 0));
   if (sizes_ok && !small) return 0;  // valid but too large to run quickly
   const double* w = null_weight ? nullptr : weight.data();
   const bool ok = accepts([&] {

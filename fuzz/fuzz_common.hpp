@@ -23,25 +23,25 @@
 #include "lplb/errors.hpp"
 #include "lplb/topology.hpp"
 
-#define LPLB_FUZZ_CHECK(cond, ...)                                                 \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::fprintf(stderr, "\nlplb fuzz invariant failed at %s:%d: %s\n  ", __FILE__, \
-                   __LINE__, #cond);                                               \
-      std::fprintf(stderr, __VA_ARGS__);                                           \
-      std::fprintf(stderr, "\n");                                                  \
-      std::abort();                                                                \
-    }                                                                              \
+#define LPLB_FUZZ_CHECK(cond, ...)                                                              \
+  do {                                                                                          \
+    if (!(cond)) {                                                                              \
+      std::fprintf(stderr, "\nlplb fuzz invariant failed at %s:%d: %s\n  ", __FILE__, __LINE__, \
+                   #cond);                                                                      \
+      std::fprintf(stderr, __VA_ARGS__);                                                        \
+      std::fprintf(stderr, "\n");                                                               \
+      std::abort();                                                                             \
+    }                                                                                           \
   } while (0)
 
 // Opens a target's entry function `one_input`, in the namespace of the file
 // (lplb::fuzz::<target>); with LPLB_FUZZ_ENTRY it is also libFuzzer's entry.
 #ifdef LPLB_FUZZ_ENTRY
-#define LPLB_FUZZ_TARGET                                                       \
-  int one_input(const uint8_t* data, size_t size);                             \
-  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {    \
-    return one_input(data, size);                                              \
-  }                                                                            \
+#define LPLB_FUZZ_TARGET                                                    \
+  int one_input(const uint8_t* data, size_t size);                          \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { \
+    return one_input(data, size);                                           \
+  }                                                                         \
   int one_input(const uint8_t* data, size_t size)
 #else
 #define LPLB_FUZZ_TARGET int one_input(const uint8_t* data, size_t size)
@@ -77,12 +77,18 @@ class ByteReader {
     const uint8_t kind = u8();
     if (kind < 232) return range(lo, hi);
     switch (kind % 6) {
-      case 0: return 0;
-      case 1: return -static_cast<int64_t>(u8());
-      case 2: return std::numeric_limits<int64_t>::min();
-      case 3: return std::numeric_limits<int64_t>::max();
-      case 4: return static_cast<int64_t>(u64());
-      default: return hi + 1 + u8();
+      case 0:
+        return 0;
+      case 1:
+        return -static_cast<int64_t>(u8());
+      case 2:
+        return std::numeric_limits<int64_t>::min();
+      case 3:
+        return std::numeric_limits<int64_t>::max();
+      case 4:
+        return static_cast<int64_t>(u64());
+      default:
+        return hi + 1 + u8();
     }
   }
 
@@ -96,13 +102,22 @@ class ByteReader {
   double any_good_value() {
     const uint8_t kind = u8();
     switch (kind % 10) {
-      case 0: return 0.0;
-      case 1: case 2: case 3: return static_cast<double>(u8());
-      case 4: return static_cast<double>(u16());
-      case 5: return static_cast<double>(u32());
-      case 6: return static_cast<double>(u16()) / 65536.0;
-      case 7: return std::ldexp(static_cast<double>(u16() + 1), static_cast<int>(range(-1080, 60)));
-      case 8: return 1.0;
+      case 0:
+        return 0.0;
+      case 1:
+      case 2:
+      case 3:
+        return static_cast<double>(u8());
+      case 4:
+        return static_cast<double>(u16());
+      case 5:
+        return static_cast<double>(u32());
+      case 6:
+        return static_cast<double>(u16()) / 65536.0;
+      case 7:
+        return std::ldexp(static_cast<double>(u16() + 1), static_cast<int>(range(-1080, 60)));
+      case 8:
+        return 1.0;
       default: {
         double x = std::fabs(std::bit_cast<double>(u64()));
         return std::isfinite(x) ? x : 7.0;
@@ -114,11 +129,16 @@ class ByteReader {
   double value(int bad_rate) {
     if (bad_rate > 0 && range(0, bad_rate - 1) == 0) {
       switch (u8() % 5) {
-        case 0: return std::numeric_limits<double>::quiet_NaN();
-        case 1: return std::numeric_limits<double>::infinity();
-        case 2: return -std::numeric_limits<double>::infinity();
-        case 3: return -1.0;
-        default: return -std::numeric_limits<double>::denorm_min();
+        case 0:
+          return std::numeric_limits<double>::quiet_NaN();
+        case 1:
+          return std::numeric_limits<double>::infinity();
+        case 2:
+          return -std::numeric_limits<double>::infinity();
+        case 3:
+          return -1.0;
+        default:
+          return -std::numeric_limits<double>::denorm_min();
       }
     }
     return good_value();
@@ -171,8 +191,8 @@ inline void check_topology(const Topology& t) {
     std::vector<char> seen(S, 0);
     for (int64_t i = 0; i < S; ++i) {
       const int64_t j = t.r2o(i, d);
-      LPLB_FUZZ_CHECK(j >= 0 && j < S && j != i && !seen[j], "r2o[%lld][%lld]=%lld",
-                      (long long)i, (long long)d, (long long)j);
+      LPLB_FUZZ_CHECK(j >= 0 && j < S && j != i && !seen[j], "r2o[%lld][%lld]=%lld", (long long)i,
+                      (long long)d, (long long)j);
       seen[j] = 1;
       LPLB_FUZZ_CHECK(t.o2r(j, d) == i, "o2r is not the inverse of r2o");
     }

@@ -14,7 +14,6 @@
 
 namespace lplb::fuzz::json_loaders {
 
-
 // One scratch file per process (libFuzzer may run several jobs at once).
 std::string scratch_path(bool gz) {
   return "/tmp/lplb_fuzz_json_" + std::to_string(::getpid()) + (gz ? ".json.gz" : ".json");
@@ -39,8 +38,9 @@ void check_values(const std::vector<double>& v) {
 
 void check_trace(const lplb::sim::Trace& t) {
   LPLB_FUZZ_CHECK(t.num_steps > 0 && t.num_layers > 0 && t.num_experts > 0, "empty trace");
-  LPLB_FUZZ_CHECK(static_cast<int64_t>(t.counts.size()) == t.num_steps * t.num_layers * t.num_experts,
-                  "trace size");
+  LPLB_FUZZ_CHECK(
+      static_cast<int64_t>(t.counts.size()) == t.num_steps * t.num_layers * t.num_experts,
+      "trace size");
   for (int64_t c : t.counts) LPLB_FUZZ_CHECK(c >= 0, "negative count %lld", (long long)c);
 }
 

@@ -20,7 +20,6 @@
 
 namespace lplb::fuzz::lp {
 
-
 double tolerance(double scale) { return 1e-9 * scale + 1e-9; }
 
 void fuzz_group(ByteReader& in) {
@@ -35,16 +34,24 @@ void fuzz_group(ByteReader& in) {
   for (double& x : block) x = in.good_value(cap);
   // Bias towards the interesting cases: zero loads, equal loads, one hot rank.
   switch (in.u8() % 8) {
-    case 0: std::fill(fixed.begin(), fixed.end(), 0.0); break;
-    case 1: std::fill(block.begin(), block.end(), 0.0); break;
-    case 2: std::fill(fixed.begin(), fixed.end(), fixed[0]); break;
-    default: break;
+    case 0:
+      std::fill(fixed.begin(), fixed.end(), 0.0);
+      break;
+    case 1:
+      std::fill(block.begin(), block.end(), 0.0);
+      break;
+    case 2:
+      std::fill(fixed.begin(), fixed.end(), fixed[0]);
+      break;
+    default:
+      break;
   }
 
   std::vector<double> probs(S * D, -7.0), again(S * D, -7.0);
   lplb::LpResult r{}, r2{};
   // A size the solver does not support is an InvalidArgument, not a crash.
-  if (!accepts([&] { r = lplb::solve_group(topo, kind, fixed.data(), block.data(), probs.data()); }))
+  if (!accepts(
+          [&] { r = lplb::solve_group(topo, kind, fixed.data(), block.data(), probs.data()); }))
     return;
   r2 = lplb::solve_group(topo, kind, fixed.data(), block.data(), again.data());
   LPLB_FUZZ_CHECK(std::memcmp(probs.data(), again.data(), probs.size() * sizeof(double)) == 0 &&
@@ -69,10 +76,11 @@ void fuzz_group(ByteReader& in) {
                   sum_load, total);
   LPLB_FUZZ_CHECK(max_load >= total / S - tol, "max load %.17g below the mean %.17g", max_load,
                   total / S);
-  LPLB_FUZZ_CHECK(max_load >= max_fixed - tol, "max load %.17g below a fixed load %.17g",
-                  max_load, max_fixed);
+  LPLB_FUZZ_CHECK(max_load >= max_fixed - tol, "max load %.17g below a fixed load %.17g", max_load,
+                  max_fixed);
   if (kind == SolverKind::kExact) {
-    for (double p : probs) LPLB_FUZZ_CHECK(p >= 0.0 && p <= 1.0, "exact prob %.17g outside [0,1]", p);
+    for (double p : probs)
+      LPLB_FUZZ_CHECK(p >= 0.0 && p <= 1.0, "exact prob %.17g outside [0,1]", p);
     LPLB_FUZZ_CHECK(max_load <= max_before + tol, "exact max load %.17g above unbalanced %.17g",
                     max_load, max_before);
     LPLB_FUZZ_CHECK(std::fabs(r.max_load - max_load) <= tol,
@@ -80,15 +88,16 @@ void fuzz_group(ByteReader& in) {
     LPLB_FUZZ_CHECK(r.status == lplb::LpStatus::kOptimal || r.status == lplb::LpStatus::kTrivial,
                     "exact status %d", static_cast<int>(r.status));
   } else {
-    LPLB_FUZZ_CHECK(r.status != lplb::LpStatus::kOptimal, "ipm status %d", static_cast<int>(r.status));
+    LPLB_FUZZ_CHECK(r.status != lplb::LpStatus::kOptimal, "ipm status %d",
+                    static_cast<int>(r.status));
   }
 }
 
 void fuzz_planner(ByteReader& in) {
-  static const char* const kNames[] = {"cube", "hypercube", "ring", "ring:2", "ring:3",
-                                       "torus:2x2", "torus:2x3", "ring:5"};
+  static const char* const kNames[] = {"cube",   "hypercube", "ring",      "ring:2",
+                                       "ring:3", "torus:2x2", "torus:2x3", "ring:5"};
   const Topology topo = in.flag() ? Topology::named(kNames[in.u8() % 8])
-                                   : random_topology(in.range(2, 6), in.range(1, 3), in);
+                                  : random_topology(in.range(2, 6), in.range(1, 3), in);
   const int64_t S = topo.group_size(), D = topo.slots();
   lplb::PlannerOptions opt;
   opt.ep_size = S * in.range(1, 3);
@@ -133,7 +142,8 @@ void fuzz_planner(ByteReader& in) {
     for (int64_t g = 0; g < P / S; ++g) {
       const double mb = *std::max_element(&out.load_before[g * S], &out.load_before[g * S] + S);
       const double ma = *std::max_element(&out.load_after[g * S], &out.load_after[g * S] + S);
-      LPLB_FUZZ_CHECK(ma <= mb + tol, "group %lld: %.17g after > %.17g before", (long long)g, ma, mb);
+      LPLB_FUZZ_CHECK(ma <= mb + tol, "group %lld: %.17g after > %.17g before", (long long)g, ma,
+                      mb);
     }
   }
   const auto loads = planner->rank_loads(w, out.probs);

@@ -16,8 +16,8 @@
 namespace lplb::fuzz::placement {
 
 template <typename Id>
-void check_map(const PlacementPlanner& pl, const std::vector<Id>& ids, const std::vector<double>& shares,
-               const std::vector<Id>& out) {
+void check_map(const PlacementPlanner& pl, const std::vector<Id>& ids,
+               const std::vector<double>& shares, const std::vector<Id>& out) {
   const int64_t E = pl.num_experts();
   std::vector<int64_t> counts(E, 0), per_slot(pl.num_physical(), 0);
   for (size_t k = 0; k < ids.size(); ++k) {
@@ -62,8 +62,10 @@ LPLB_FUZZ_TARGET {
   std::vector<int64_t> phy2log(P * n_local);
   // Every expert at least once when the slots allow, then random extras.
   for (size_t s = 0; s < phy2log.size(); ++s)
-    phy2log[s] = s < static_cast<size_t>(E) && in.u8() < 250 ? static_cast<int64_t>(s) : in.range(0, E - 1);
-  for (size_t s = phy2log.size(); s > 1; --s) std::swap(phy2log[s - 1], phy2log[in.range(0, s - 1)]);
+    phy2log[s] =
+        s < static_cast<size_t>(E) && in.u8() < 250 ? static_cast<int64_t>(s) : in.range(0, E - 1);
+  for (size_t s = phy2log.size(); s > 1; --s)
+    std::swap(phy2log[s - 1], phy2log[in.range(0, s - 1)]);
   if (in.u8() == 0xff) phy2log[in.range(0, phy2log.size() - 1)] = static_cast<int64_t>(in.u64());
   bool valid = true;
   std::vector<char> seen(E, 0);
@@ -73,7 +75,8 @@ LPLB_FUZZ_TARGET {
   }
   valid = valid && std::all_of(seen.begin(), seen.end(), [](char c) { return c != 0; });
   std::unique_ptr<PlacementPlanner> pl;
-  const bool built = accepts([&] { pl = std::make_unique<PlacementPlanner>(std::span<const int64_t>(phy2log), E, P); });
+  const bool built = accepts(
+      [&] { pl = std::make_unique<PlacementPlanner>(std::span<const int64_t>(phy2log), E, P); });
   LPLB_FUZZ_CHECK(built == valid, "constructor accepted=%d, expected %d", built, valid);
   if (!built) return 0;
 
@@ -100,14 +103,16 @@ LPLB_FUZZ_TARGET {
       sum[pl->phy2log()[s]] += x;
     }
     for (int64_t e = 0; e < E; ++e)
-      LPLB_FUZZ_CHECK(std::fabs(sum[e] - 1.0) <= 1e-9, "expert %lld shares sum to %.17g", (long long)e, sum[e]);
+      LPLB_FUZZ_CHECK(std::fabs(sum[e] - 1.0) <= 1e-9, "expert %lld shares sum to %.17g",
+                      (long long)e, sum[e]);
     const double before = *std::max_element(sol.load_before.begin(), sol.load_before.end());
     const double after = *std::max_element(sol.load_after.begin(), sol.load_after.end());
     const double sum_after = std::accumulate(sol.load_after.begin(), sol.load_after.end(), 0.0);
     LPLB_FUZZ_CHECK(std::fabs(sum_after - total) <= tol * P, "tokens not conserved");
     LPLB_FUZZ_CHECK(after <= before + tol, "max load %.17g after > %.17g before", after, before);
     LPLB_FUZZ_CHECK(after >= total / P - tol, "max load %.17g below the mean", after);
-    LPLB_FUZZ_CHECK(std::fabs(sol.optimum - after) <= tol, "optimum %.17g vs max %.17g", sol.optimum, after);
+    LPLB_FUZZ_CHECK(std::fabs(sol.optimum - after) <= tol, "optimum %.17g vs max %.17g",
+                    sol.optimum, after);
   }
   // Shares for map: the solver's, or arbitrary (map must accept any finite
   // non-negative shares and reject NaN / inf / negative).
@@ -119,7 +124,8 @@ LPLB_FUZZ_TARGET {
   }
   if (!shares_ok) {
     std::vector<int64_t> ids = {0}, out(1);
-    const bool ok = accepts([&] { pl->map(std::span<const int64_t>(ids), shares, std::span<int64_t>(out)); });
+    const bool ok =
+        accepts([&] { pl->map(std::span<const int64_t>(ids), shares, std::span<int64_t>(out)); });
     LPLB_FUZZ_CHECK(!ok, "map accepted a non-finite or negative share");
     return 0;
   }

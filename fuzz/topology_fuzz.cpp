@@ -9,7 +9,6 @@
 
 namespace lplb::fuzz::topology {
 
-
 // Validity computed independently of topology.cpp.
 bool valid_matrix(int64_t S, int64_t D, const std::vector<int64_t>& flat) {
   if (S < 2 || S > 65536 || D < 1 || D > 64 || static_cast<int64_t>(flat.size()) != S * D)
@@ -43,10 +42,18 @@ void fuzz_matrix(ByteReader& in) {
     for (int64_t k = 0; k < edits && !flat.empty(); ++k) {
       const int64_t at = in.range(0, static_cast<int64_t>(flat.size()) - 1);
       switch (in.u8() % 4) {
-        case 0: flat[at] = at / std::max<int64_t>(D, 1); break;  // a fixed point
-        case 1: flat[at] = in.range(-3, S + 3); break;
-        case 2: flat[at] = static_cast<int32_t>(in.u32()); break;
-        default: flat[at] = static_cast<int64_t>(in.u64()); break;  // beyond int32
+        case 0:
+          flat[at] = at / std::max<int64_t>(D, 1);
+          break;  // a fixed point
+        case 1:
+          flat[at] = in.range(-3, S + 3);
+          break;
+        case 2:
+          flat[at] = static_cast<int32_t>(in.u32());
+          break;
+        default:
+          flat[at] = static_cast<int64_t>(in.u64());
+          break;  // beyond int32
       }
     }
     if (in.u8() == 0xff && !flat.empty()) flat.pop_back();  // wrong length
@@ -57,7 +64,8 @@ void fuzz_matrix(ByteReader& in) {
     // Rows path (JSON-like input, int64 entries, maybe ragged).
     std::vector<std::vector<int64_t>> rows;
     if (has_flat && S > 0 && D > 0 && static_cast<int64_t>(flat.size()) == S * D)
-      for (int64_t i = 0; i < S; ++i) rows.emplace_back(flat.begin() + i * D, flat.begin() + (i + 1) * D);
+      for (int64_t i = 0; i < S; ++i)
+        rows.emplace_back(flat.begin() + i * D, flat.begin() + (i + 1) * D);
     bool ragged = false;
     if (!rows.empty() && in.u8() == 0xfe) {
       rows.back().push_back(0);

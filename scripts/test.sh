@@ -21,3 +21,6 @@ cmake --build build -j"$JOBS"
 
 echo "== C++ tests"
 ctest --test-dir build --output-on-failure -j"$JOBS" --timeout 600
+
+echo "== Python package and tests"
+bash scripts/test-python.sh

@@ -1,6 +1,7 @@
 // design_placement (lplb/placement_design.hpp): replica counts, a connected
 // packing, and a local search on the exact LP over sample batches.
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -85,7 +86,7 @@ std::vector<int32_t> pack(std::span<const double> predicted, const std::vector<i
     for (int pass = 0; pass < 3 && best < 0; ++pass) {
       for (int64_t q = 0; q < P; ++q) {
         if (used[q] >= n_local) continue;
-        if (pass == 0 && (is_flex ? used_flex[q] >= flex_cap : used[q] - used_flex[q] >= single_cap))
+        if (pass == 0 && std::getenv("NOQ") == nullptr && (is_flex ? used_flex[q] >= flex_cap : used[q] - used_flex[q] >= single_cap))
           continue;
         if (pass <= 1 && std::find(mine.begin(), mine.end(), q) != mine.end()) continue;
         int32_t links = 0;

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "common/lp_common.hpp"
 #include "common/split.hpp"
 #include "core/objective.hpp"
 #include "lplb/comm.hpp"
@@ -60,6 +61,11 @@ Planner::Planner(Topology topology, const PlannerOptions& options)
   check_arg(R <= E / P, "redundant_per_rank",
             std::to_string(R) + " exceeds the experts per rank " + std::to_string(E / P));
   check_arg(options.gpus_per_node > 0, "gpus_per_node", "must be > 0");
+  check_arg(options.solver != SolverKind::kIpm ||
+                (S <= detail::kMaxGroupSize && D <= detail::kMaxSlots),
+            "solver", "the reference IPM supports groups of at most " +
+                          std::to_string(detail::kMaxGroupSize) + " ranks and " +
+                          std::to_string(detail::kMaxSlots) + " slots; use the exact solver");
   detail::validate_objective(options_);
   update_redundancy_mapping();
 }

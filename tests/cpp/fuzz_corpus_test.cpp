@@ -46,7 +46,9 @@ TEST(FuzzCorpus, JsonLoaders) {
 }
 TEST(FuzzCorpus, Eplb) { EXPECT_GT(replay("eplb", lplb::fuzz::eplb::one_input), 0u); }
 TEST(FuzzCorpus, Lp) { EXPECT_GT(replay("lp", lplb::fuzz::lp::one_input), 0u); }
-TEST(FuzzCorpus, Placement) { EXPECT_GT(replay("placement", lplb::fuzz::placement::one_input), 0u); }
+TEST(FuzzCorpus, Placement) {
+  EXPECT_GT(replay("placement", lplb::fuzz::placement::one_input), 0u);
+}
 TEST(FuzzCorpus, CountMap) { EXPECT_GT(replay("count_map", lplb::fuzz::count_map::one_input), 0u); }
 
 }  // namespace

@@ -32,7 +32,8 @@ void expect_invalid(Fn&& fn, const std::string& arg, const std::string& part) {
 }
 
 std::string temp_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "lplb_regression_" + std::to_string(::getpid()) + "_" + name;
+  const std::string path =
+      ::testing::TempDir() + "lplb_regression_" + std::to_string(::getpid()) + "_" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -40,9 +41,12 @@ std::string temp_file(const std::string& name, const std::string& text) {
 // topology_fuzz: "torus:4294967296x4294967296" overflowed M * N (signed
 // overflow, UB) to 0, passed the size check and wrote past a 0-byte vector.
 TEST(Regression, TorusDimensionsOverflow) {
-  expect_invalid([] { Topology::named("torus:4294967296x4294967296"); }, "topology", "torus dimensions");
-  expect_invalid([] { Topology::named("torus:3037000500x3037000500"); }, "topology", "torus dimensions");
-  expect_invalid([] { Topology::named("torus:2x9223372036854775807"); }, "topology", "torus dimensions");
+  expect_invalid([] { Topology::named("torus:4294967296x4294967296"); }, "topology",
+                 "torus dimensions");
+  expect_invalid([] { Topology::named("torus:3037000500x3037000500"); }, "topology",
+                 "torus dimensions");
+  expect_invalid([] { Topology::named("torus:2x9223372036854775807"); }, "topology",
+                 "torus dimensions");
   expect_invalid([] { Topology::named("torus:65537x2"); }, "topology", "torus dimensions");
   EXPECT_EQ(Topology::named("torus:256x256").group_size(), 65536);
 }

@@ -7,6 +7,7 @@
 #include "cli/plan_placement.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/planner.hpp"
+#include "sim/cost_model_json.hpp"
 
 namespace lplb::cli {
 namespace {
@@ -14,6 +15,10 @@ namespace {
 struct PlanArgs {
   std::string topology, history, workload, output, solver = "exact", placement;
   int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8;
+  // Issue 11 (lplb/cost_model.hpp).
+  std::string objective = "tokens", cost_model;
+  bool min_moves = false;
+  double move_tolerance = 0;
 };
 
 nlohmann::json nest(const std::vector<double>& flat, int64_t a, int64_t b, int64_t c) {
@@ -35,6 +40,12 @@ void run_plan(const PlanArgs& a) {
   opt.redundant_per_rank = a.redundant;
   opt.gpus_per_node = a.gpus_per_node;
   opt.solver = parse_solver(a.solver);
+  check_arg(a.objective == "tokens" || a.objective == "time", "--objective",
+            "expected 'tokens' or 'time', got '" + a.objective + "'");
+  opt.objective.kind = parse_objective(a.objective);
+  opt.objective.min_moves = a.min_moves;
+  opt.objective.move_tolerance = a.move_tolerance;
+  if (!a.cost_model.empty()) opt.objective.model = sim::read_cost_model(a.cost_model, "--cost-model");
   // Sizes and topology first (cheap: the planner caps E and P), then files.
   Planner planner(Topology::parse(a.topology), opt);
   if (!a.history.empty()) {
@@ -68,6 +79,12 @@ void run_plan(const PlanArgs& a) {
   out["solver"] = solver_name(opt.solver);
   out["solve_us"] = plan.solve_us;
   if (opt.solver == SolverKind::kIpm) out["ipm_fallbacks"] = plan.ipm_fallbacks;
+  out["objective"] = a.objective;
+  out["min_moves"] = a.min_moves;
+  out["tokens_moved"] = plan.tokens_moved;
+  out["tokens_cross_node"] = plan.tokens_cross_node;
+  out["time_before"] = plan.time_before;  // modelled GEMM us per rank
+  out["time_after"] = plan.time_after;
   write_json(out, a.output);
 }
 
@@ -90,13 +107,30 @@ void setup_plan(CLI::App& app) {
       ->excludes(topology)
       ->excludes(redundant)
       ->excludes(history);
-  cmd->add_option("--gpus-per-node", args->gpus_per_node, "GPUs per node for the EPLB reorder")
+  cmd->add_option("--gpus-per-node", args->gpus_per_node,
+                  "GPUs per node: the EPLB reorder, cross-node moves")
       ->capture_default_str();
+  CLI::Option* objective = cmd->add_option(
+      "--objective", args->objective,
+      "tokens | time: minimise the largest rank's tokens or modelled GEMM time");
+  objective->capture_default_str();
+  CLI::Option* min_moves = cmd->add_flag(
+      "--min-moves", args->min_moves,
+      "among optimal splits, move the fewest tokens across nodes, then in all");
+  cmd->add_option("--move-tolerance", args->move_tolerance,
+                  "with --min-moves: allow max <= (1 + this) * optimum")
+      ->capture_default_str();
+  CLI::Option* cost_model = cmd->add_option(
+      "--cost-model", args->cost_model,
+      "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
+      "scripts/measure_gemm.py table (default: the H200 fit)");
   cmd->add_option("--solver", args->solver, "exact | ipm")->capture_default_str();
   cmd->add_option("-o,--output", args->output, "write JSON here instead of stdout");
   cmd->callback([=] {
     if (!args->placement.empty()) {
       check_arg(args->solver == "exact", "--solver", "only 'exact' is available with --placement");
+      for (CLI::Option* o : {objective, min_moves, cost_model})
+        check_arg(o->count() == 0, o->get_name().c_str(), "is not available with --placement");
       run_plan_placement({args->placement, args->workload, args->output, args->experts, args->ep});
       return;
     }

@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "lplb/errors.hpp"
+#include "sim/cost_model_json.hpp"
 #include "sim/plot.hpp"
 #include "sim/progress.hpp"
 #include "sim/report.hpp"
@@ -28,7 +29,7 @@ void write_json_file(const nlohmann::json& doc, const std::string& path) {
 struct SimulateArgs {
   sim::SimOptions options;
   int64_t experts = 256, steps = 500, layer = 0;
-  std::string json, plot;
+  std::string json, plot, cost_model;
   bool quiet = false;
 };
 
@@ -66,9 +67,10 @@ void setup_simulate(CLI::App& app) {
   auto* trace = cmd->add_option("--trace", o.trace_path,
                                 "replay counts[steps][layers][experts] from a JSON(.gz) trace");
   auto* layer = cmd->add_option("--layer", a->layer, "with --trace: replay only this layer");
-  cmd->add_option("--methods", o.methods, "comma-separated subset of none,eplb,lplb_ipm,lplb_exact")
+  cmd->add_option("--methods", o.methods, "comma-separated subset of none,eplb,lplb_ipm,lplb_exact,lplb_moves,"
+                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp")
       ->delimiter(',');
-  cmd->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node for LPLB's EPLB reorder")
+  cmd->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node: LPLB's EPLB reorder, cross-node traffic")
       ->capture_default_str();
   cmd->add_option("--eplb-groups", o.eplb_groups, "EPLB baseline: expert groups")->capture_default_str();
   cmd->add_option("--eplb-nodes", o.eplb_nodes, "EPLB baseline: nodes")->capture_default_str();
@@ -76,6 +78,9 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--json", a->json, "write all figures and per-step series here");
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  cmd->add_option("--cost-model", a->cost_model,
+                  "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
+                  "scripts/measure_gemm.py table: the modelled GEMM time (default: the H200 fit)");
   // The synthetic stream's knobs mean nothing for a replayed trace.
   for (CLI::Option* opt : {topk, tokens, skew, drift, noise, seed, base}) opt->excludes(trace);
 
@@ -84,6 +89,7 @@ void setup_simulate(CLI::App& app) {
     if (experts->count() > 0) opt.experts = a->experts;
     if (steps->count() > 0) opt.steps = a->steps;
     if (layer->count() > 0) opt.layer = a->layer;
+    if (!a->cost_model.empty()) opt.cost_model = sim::read_cost_model(a->cost_model, "--cost-model");
     // Fail before a long run, not after it.
     if (!a->plot.empty()) sim::check_plot_target(a->plot);
     if (!a->json.empty()) {

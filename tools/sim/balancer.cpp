@@ -16,6 +16,8 @@ constexpr Entry kBalancers[] = {
     {"eplb", &make_eplb_balancer},
     {"lplb_ipm", &make_lplb_ipm_balancer},
     {"lplb_exact", &make_lplb_exact_balancer},
+    {"lplb_moves", &make_lplb_moves_balancer},
+    {"lplb_time", &make_lplb_time_balancer},
     {"eplb_lp", &make_eplb_lp_balancer},
     {"lplb_lp", &make_lplb_lp_balancer},
     {"hybrid_lp", &make_hybrid_lp_balancer},

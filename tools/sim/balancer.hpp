@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lplb/cost_model.hpp"
 #include "lplb/topology.hpp"
 
 namespace lplb::sim {
@@ -25,6 +26,7 @@ struct BalancerContext {
   int64_t gpus_per_node = 8;        // LPLB's EPLB reorder (SPEC 5.1)
   int64_t eplb_groups = 1;          // EPLB baseline: expert groups (1: global policy)
   int64_t eplb_nodes = 1;           // EPLB baseline: nodes
+  CostModel cost_model;             // lplb_time's objective (issue 11)
 };
 
 struct StepLoads {
@@ -53,8 +55,8 @@ class Balancer {
   virtual void step(std::span<const int64_t> counts, StepLoads& out) = 0;
 };
 
-// Known methods, in table order: none, eplb, lplb_ipm, lplb_exact, eplb_lp, lplb_lp,
-// hybrid_lp.
+// Known methods, in table order: none, eplb, lplb_ipm, lplb_exact, lplb_moves,
+// lplb_time, eplb_lp, lplb_lp, hybrid_lp.
 std::vector<std::string> balancer_names();
 
 // Throws InvalidArgument naming the CLI flag when the sizes do not fit
@@ -69,6 +71,10 @@ std::unique_ptr<Balancer> make_none_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_eplb_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_ipm_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_exact_balancer(const BalancerContext& context);
+// Issue 11 (lplb/cost_model.hpp): LPLB exact with the fewest token moves at
+// the optimum, and LPLB minimising the modelled time (then the moves).
+std::unique_ptr<Balancer> make_lplb_moves_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_lplb_time_balancer(const BalancerContext& context);
 // Exact per-batch LP over a replica placement (lplb/placement.hpp, issue 10).
 std::unique_ptr<Balancer> make_eplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_lp_balancer(const BalancerContext& context);

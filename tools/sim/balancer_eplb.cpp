@@ -5,6 +5,7 @@
 
 #include "lplb/eplb.hpp"
 #include "sim/balancer.hpp"
+#include "sim/traffic.hpp"
 
 namespace lplb::sim {
 namespace {
@@ -38,14 +39,15 @@ class EplbBalancer final : public Balancer {
   }
 
   void step(std::span<const int64_t> counts, StepLoads& out) override {
-    out.rank_loads.assign(c_.ep_size, 0.0);
+    reset_step(out, c_.ep_size);
     out.solve_us = 0;  // nothing to decide per batch
     out.ipm_fallbacks = 0;
     for (size_t e = 0; e < counts.size(); ++e) {
       const int64_t n = offset_[e + 1] - offset_[e];
       const int64_t share = counts[e] / n, extra = counts[e] % n;
-      for (int64_t k = 0; k < n; ++k)
-        out.rank_loads[rank_[offset_[e] + k]] += static_cast<double>(share + (k < extra));
+      for (int64_t k = 0; k < n; ++k)  // home: the replica listed first
+        serve(out, rank_[offset_[e] + k], rank_[offset_[e]],
+              static_cast<double>(share + (k < extra)), c_.gpus_per_node);
     }
   }
 

@@ -14,6 +14,7 @@
 
 #include "lplb/placement.hpp"
 #include "sim/balancer.hpp"
+#include "sim/traffic.hpp"
 
 namespace lplb::sim {
 
@@ -25,15 +26,21 @@ class PlacementLpBalancer : public Balancer {
     const std::vector<int32_t> phy2log = place(history);
     planner_ = std::make_unique<PlacementPlanner>(std::span<const int32_t>(phy2log),
                                                   c_.num_experts, c_.ep_size);
+    // An expert's home is the rank of its first physical slot.
+    home_.assign(c_.num_experts, -1);
+    for (size_t s = 0; s < phy2log.size(); ++s)
+      if (home_[phy2log[s]] < 0) home_[phy2log[s]] = static_cast<int64_t>(s) / planner_->n_local();
   }
 
   void step(std::span<const int64_t> counts, StepLoads& out) override {
     if (!planner_) refresh({});
     const PlacementSolveOutput plan = planner_->solve(counts);
     const std::vector<int64_t> per_slot = planner_->slot_counts(counts, plan.shares);
-    out.rank_loads.assign(c_.ep_size, 0.0);
+    reset_step(out, c_.ep_size);
+    const auto& phy2log = planner_->phy2log();
     for (size_t s = 0; s < per_slot.size(); ++s)
-      out.rank_loads[s / planner_->n_local()] += static_cast<double>(per_slot[s]);
+      serve(out, static_cast<int64_t>(s) / planner_->n_local(), home_[phy2log[s]],
+            static_cast<double>(per_slot[s]), c_.gpus_per_node);
     out.solve_us = plan.solve_us;
     out.ipm_fallbacks = 0;
   }
@@ -47,6 +54,7 @@ class PlacementLpBalancer : public Balancer {
 
  private:
   std::unique_ptr<PlacementPlanner> planner_;
+  std::vector<int64_t> home_;  // [E] rank of each expert's first slot
 };
 
 // Identity placement without replicas: expert e on rank e / (E / P).

@@ -51,6 +51,11 @@ nlohmann::json to_json(const SimResult& r) {
     j["step_time_rel"] = m.step_time_rel;
     j["solve_us_mean"] = m.solve_us_mean;
     j["ipm_fallbacks"] = m.ipm_fallbacks;
+    j["time_us_mean"] = m.time_us_mean;
+    j["time_rel"] = m.time_rel;
+    j["tokens_moved_mean"] = m.tokens_moved_mean;
+    j["tokens_cross_node_mean"] = m.tokens_cross_node_mean;
+    j["max_time_us"] = series(m.max_time_us, r.num_steps, r.num_streams);
     j["imbalance"] = series(m.imbalance, r.num_steps, r.num_streams);
     j["max_load"] = series(m.max_load, r.num_steps, r.num_streams);
     methods[m.name] = std::move(j);
@@ -79,6 +84,20 @@ std::string format_table(const SimResult& r) {
                        m.step_time_rel, m.solve_us_mean);
   out += "\nimbalance = max rank load / mean rank load per step; step time = sum of the slowest\n"
          "rank's load over steps, relative to none; solve us = LP time per step (all groups).\n";
+  const nlohmann::json& cm = c["cost_model"];
+  out += fmt::format(
+      "\nmodelled GEMM time of the slowest rank (time_r = {:.3g} + {:.4g} us/token + {:.3g} us/active "
+      "expert{}) and tokens served off their expert's home rank / node (nodes of {} ranks), per "
+      "step:\n",
+      cm["a_us"].get<double>(), cm["b_us_per_token"].get<double>(),
+      cm["c_us_per_expert"].get<double>(),
+      cm["speed"].empty() && cm["extra_us"].empty() ? "" : ", per-rank speed/extra",
+      c["gpus_per_node"].get<int64_t>());
+  out += fmt::format("{:<{}} {:>10} {:>9} {:>11} {:>11}\n", "method", width, "time us", "time rel",
+                     "moved", "cross-node");
+  for (const MethodResult& m : r.methods)
+    out += fmt::format("{:<{}} {:>10.1f} {:>9.3f} {:>11.1f} {:>11.1f}\n", m.label, width,
+                       m.time_us_mean, m.time_rel, m.tokens_moved_mean, m.tokens_cross_node_mean);
   for (const MethodResult& m : r.methods)
     if (m.ipm_fallbacks > 0)
       out += fmt::format("{}: {} group solves fell back to p = 0.5 (reference behaviour)\n",

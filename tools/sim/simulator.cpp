@@ -12,6 +12,7 @@
 #include "lplb/planner.hpp"
 #include "sim/synthetic.hpp"
 #include "sim/trace.hpp"
+#include "sim/traffic.hpp"
 
 namespace lplb::sim {
 namespace {
@@ -106,7 +107,7 @@ std::vector<std::string> resolve_methods(const std::vector<std::string>& asked) 
 }
 
 // Summary figures over the series from index `first` on.
-void summarise(MethodResult& m, size_t first, double none_time) {
+void summarise(MethodResult& m, size_t first, double none_time, double none_modelled) {
   const std::vector<double> x(m.imbalance.begin() + first, m.imbalance.end());
   m.imbalance_mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
   m.imbalance_p50 = percentile(x, 0.5);
@@ -115,6 +116,11 @@ void summarise(MethodResult& m, size_t first, double none_time) {
   const double time = std::accumulate(m.max_load.begin() + first, m.max_load.end(), 0.0);
   m.step_time_rel = none_time > 0 ? time / none_time : 1.0;
   m.solve_us_mean = m.solve_us_total / static_cast<double>(x.size());
+  const double modelled = std::accumulate(m.max_time_us.begin() + first, m.max_time_us.end(), 0.0);
+  m.time_us_mean = modelled / static_cast<double>(x.size());
+  m.time_rel = none_modelled > 0 ? modelled / none_modelled : 1.0;
+  m.tokens_moved_mean = m.tokens_moved_total / static_cast<double>(x.size());
+  m.tokens_cross_node_mean = m.tokens_cross_node_total / static_cast<double>(x.size());
 }
 
 }  // namespace
@@ -202,7 +208,9 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
     source = std::make_unique<SyntheticSource>(std::move(s));  // validates the rest
   }
 
+  validate_cost_model(o.cost_model, o.ep, "--cost-model");
   BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
+  ctx.cost_model = o.cost_model;
   const bool needs_lplb = std::any_of(names.begin(), names.end(),
                                       [](const std::string& n) { return n.starts_with("lplb"); });
   validate_context(ctx, needs_lplb);
@@ -227,6 +235,11 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   config["warmup"] = o.warmup;
   config["layers"] = layers;
   config["methods"] = names;
+  config["cost_model"] = {{"a_us", o.cost_model.a_us},
+                          {"b_us_per_token", o.cost_model.b_us_per_token},
+                          {"c_us_per_expert", o.cost_model.c_us_per_expert},
+                          {"speed", o.cost_model.speed},
+                          {"extra_us", o.cost_model.extra_us}};
 
   // balancers[stream][method]: each stream (trace layer) has its own placements.
   std::vector<std::vector<std::unique_ptr<Balancer>>> balancers(streams);
@@ -244,6 +257,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
     m.label = b->label();
     m.imbalance.reserve(steps * streams);
     m.max_load.reserve(steps * streams);
+    m.max_time_us.reserve(steps * streams);
     result.methods.push_back(std::move(m));
   }
 
@@ -265,6 +279,9 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
         m.max_load.push_back(*std::max_element(loads.rank_loads.begin(), loads.rank_loads.end()));
         if (s >= o.warmup) m.solve_us_total += loads.solve_us;
         if (s >= o.warmup) m.ipm_fallbacks += loads.ipm_fallbacks;
+        m.max_time_us.push_back(max_modelled_time(o.cost_model, loads));
+        if (s >= o.warmup) m.tokens_moved_total += loads.tokens_moved;
+        if (s >= o.warmup) m.tokens_cross_node_total += loads.tokens_cross_node;
         if (hooks.observer) hooks.observer(StepRecord{s, l, b, counts[l], loads});
       }
       history[l].push(counts[l]);
@@ -275,7 +292,9 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   const size_t first = static_cast<size_t>(o.warmup * streams);
   const auto& none_max = result.methods[0].max_load;
   const double none_time = std::accumulate(none_max.begin() + first, none_max.end(), 0.0);
-  for (auto& m : result.methods) summarise(m, first, none_time);
+  const auto& none_modelled = result.methods[0].max_time_us;
+  const double none_us = std::accumulate(none_modelled.begin() + first, none_modelled.end(), 0.0);
+  for (auto& m : result.methods) summarise(m, first, none_time, none_us);
   result.config = std::move(config);
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;

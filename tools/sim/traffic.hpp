@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "lplb/cost_model.hpp"
 #include "sim/balancer.hpp"
 
 namespace lplb::sim {
@@ -28,6 +29,17 @@ inline void serve(StepLoads& out, int64_t rank, int64_t home, double tokens,
   if (rank == home) return;
   out.tokens_moved += tokens;
   if (rank / gpus_per_node != home / gpus_per_node) out.tokens_cross_node += tokens;
+}
+
+// The slowest rank's modelled GEMM time (us) of one step.
+inline double max_modelled_time(const CostModel& model, const StepLoads& loads) {
+  double best = 0;
+  for (size_t r = 0; r < loads.rank_loads.size(); ++r) {
+    const double active = r < loads.active_experts.size() ? loads.active_experts[r] : 0.0;
+    const double t = model.time_us(static_cast<int64_t>(r), loads.rank_loads[r], active);
+    best = r == 0 || t > best ? t : best;
+  }
+  return best;
 }
 
 }  // namespace lplb::sim
