@@ -1,7 +1,6 @@
 // design_placement (lplb/placement_design.hpp): replica counts, a connected
 // packing, and a local search on the exact LP over sample batches.
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -48,6 +47,41 @@ std::vector<int32_t> replica_counts(std::span<const double> predicted, int64_t s
   return count;
 }
 
+// A second copy of an expert on one rank adds no flexibility: when packing
+// ran out of other ranks, swap it with the slot of closest load per copy on
+// a rank that holds neither expert.
+void remove_duplicates(std::vector<int32_t>& phy2log, std::span<const double> predicted,
+                       const std::vector<int32_t>& count, int64_t P, int64_t n_local) {
+  auto holds = [&](int64_t rank, int32_t e) {
+    for (int64_t k = 0; k < n_local; ++k)
+      if (phy2log[rank * n_local + k] == e) return true;
+    return false;
+  };
+  for (int64_t r = 0; r < P; ++r)
+    for (int64_t k = 1; k < n_local; ++k) {
+      const int64_t a = r * n_local + k;
+      const int32_t e = phy2log[a];
+      if (count[e] > P || std::find(&phy2log[r * n_local], &phy2log[a], e) == &phy2log[a])
+        continue;
+      const double w = predicted[e] / count[e];
+      int64_t best = -1;
+      double best_gap = 0;
+      for (int64_t q = 0; q < P; ++q) {
+        if (q == r || holds(q, e)) continue;
+        for (int64_t j = 0; j < n_local; ++j) {
+          const int32_t f = phy2log[q * n_local + j];
+          if (holds(r, f)) continue;
+          const double gap = std::abs(predicted[f] / count[f] - w);
+          if (best < 0 || gap < best_gap) {
+            best = q * n_local + j;
+            best_gap = gap;
+          }
+        }
+      }
+      if (best >= 0) std::swap(phy2log[a], phy2log[best]);
+    }
+}
+
 // Greedy packing: replicas heaviest first onto the least loaded rank with a
 // free slot and no copy of the expert; among near-equal loads, the rank that
 // shares the fewest experts with the expert's other ranks.
@@ -86,7 +120,7 @@ std::vector<int32_t> pack(std::span<const double> predicted, const std::vector<i
     for (int pass = 0; pass < 3 && best < 0; ++pass) {
       for (int64_t q = 0; q < P; ++q) {
         if (used[q] >= n_local) continue;
-        if (pass == 0 && std::getenv("NOQ") == nullptr && (is_flex ? used_flex[q] >= flex_cap : used[q] - used_flex[q] >= single_cap))
+        if (pass == 0 && (is_flex ? used_flex[q] >= flex_cap : used[q] - used_flex[q] >= single_cap))
           continue;
         if (pass <= 1 && std::find(mine.begin(), mine.end(), q) != mine.end()) continue;
         int32_t links = 0;
@@ -109,6 +143,7 @@ std::vector<int32_t> pack(std::span<const double> predicted, const std::vector<i
     used_flex[best] += is_flex;
     load[best] += r.weight;
   }
+  remove_duplicates(phy2log, predicted, count, P, n_local);
   return phy2log;
 }
 
@@ -237,7 +272,7 @@ class Evaluator {
 int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> predicted,
                      int64_t P, int64_t n_local, int64_t cap, Evaluator& eval, int64_t moves,
                      uint64_t seed, double& value) {
-  const int64_t E = static_cast<int64_t>(predicted.size()), n = P * n_local;
+  const int64_t E = static_cast<int64_t>(predicted.size());
   std::mt19937_64 rng(seed);
   std::vector<int32_t> count(E, 0);
   for (int32_t e : phy2log) ++count[e];
@@ -246,8 +281,12 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
       if (phy2log[rank * n_local + k] == e) return true;
     return false;
   };
-  std::discrete_distribution<int64_t> pick_expert(predicted.begin(), predicted.end());
-  const bool any_load = std::accumulate(predicted.begin(), predicted.end(), 0.0) > 0;
+  // New copies go to experts drawn by predicted load (plus a floor, so that
+  // all-zero predictions still give a valid distribution).
+  const double mean = std::accumulate(predicted.begin(), predicted.end(), 0.0) / E;
+  std::vector<double> draw(predicted.begin(), predicted.end());
+  for (double& d : draw) d += 1e-3 * mean + 1e-30;
+  std::discrete_distribution<int64_t> pick_expert(draw.begin(), draw.end());
   std::uniform_int_distribution<int64_t> pick_slot(0, n_local - 1), pick_rank(0, P - 1);
   std::vector<int32_t> hot;
   std::vector<double> saved;
@@ -265,7 +304,7 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
     const int32_t ea = phy2log[a];
     int64_t b = -1;
     int32_t new_a = -1, new_b = -1;
-    if (m % 4 != 3 || !any_load) {  // swap with a slot on another rank
+    if (m % 4 != 3) {  // swap with a slot on another rank
       const int64_t b_rank = pick_rank(rng);
       if (b_rank == a_rank) continue;
       b = b_rank * n_local + pick_slot(rng);
@@ -295,7 +334,6 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
       eval.set_per_sample(saved);
     }
   }
-  (void)n;
   return accepted;
 }
 
