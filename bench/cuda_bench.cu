@@ -178,8 +178,8 @@ void bench_solve(cudaStream_t stream, double empty_us) {
   std::printf("empty-kernel graph replay: %.2f us\n\n", empty_us);
   std::printf("| case | groups | exact (warp) | exact (1 thread) | ipm (block) | ipm (1 thread) | "
               "ipm-block/exact | ipm fallback | ipm infeasible | ipm gap>1e-3 | ipm mean gap | "
-              "exact rounds (mean/max) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "exact rounds (mean/max) | exact pulses (mean/max) | relabel sweeps (mean) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::mt19937_64 rng(2024);
   for (const Case& c : cases) {
     const Planner planner = make_planner(c, SolverKind::kExact, rng);
@@ -235,7 +235,8 @@ void bench_solve(cudaStream_t stream, double empty_us) {
     }
     const auto re = host_copy(d_re, layers * G), ri = host_copy(d_ri, layers * G);
     const auto pi = host_copy(d_pi, layers * PD);
-    int64_t fallback = 0, infeasible = 0, off = 0, rounds = 0, max_rounds = 0;
+    int64_t fallback = 0, infeasible = 0, off = 0, rounds = 0, max_rounds = 0, pulses = 0,
+            max_pulses = 0, relabels = 0;
     double gap_sum = 0;
     const int64_t S = planner.topology().group_size(), D = planner.topology().slots();
     for (int64_t l = 0; l < layers; ++l)
@@ -254,14 +255,18 @@ void bench_solve(cudaStream_t stream, double empty_us) {
         off += gap > 1e-3;
         rounds += e.rounds;
         max_rounds = std::max<int64_t>(max_rounds, e.rounds);
+        pulses += e.pulses;
+        max_pulses = std::max<int64_t>(max_pulses, e.pulses);
+        relabels += e.relabels;
       }
     const double n_lp = double(layers * G);
     std::printf("| %s | %lld | %.2f | %.2f | %.2f | %.1f | %.1fx | %.1f%% | %.1f%% | %.1f%% | %.4f | "
-                "%.2f/%lld |\n",
+                "%.2f/%lld | %.1f/%lld | %.1f |\n",
                 c.name, static_cast<long long>(G), exact_us, exact1_us, ipm_us, ipm1_us,
                 ipm_us / exact_us,
                 100.0 * fallback / n_lp, 100.0 * infeasible / n_lp, 100.0 * off / n_lp,
-                gap_sum / n_lp, rounds / n_lp, static_cast<long long>(max_rounds));
+                gap_sum / n_lp, rounds / n_lp, static_cast<long long>(max_rounds), pulses / n_lp,
+                static_cast<long long>(max_pulses), relabels / n_lp);
     std::fflush(stdout);
     for (auto p : workloads) CHECK(cudaFree(p));
     CHECK(cudaFree(d_many));

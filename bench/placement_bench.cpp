@@ -4,10 +4,10 @@
 //   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLPLB_BENCH=ON
 //   cmake --build build-bench --target placement_bench && build-bench/bench/placement_bench
 //
-// Placements: EPLB (rebalance_experts, global policy) with 288 and 320
-// physical slots built from a Zipf popularity, LPLB's cube layout (320
-// slots), and a random placement of 320 slots (up to 4 copies per expert,
-// duplicates on a rank allowed). Workloads: 256 batches of 131072
+// Placements: EPLB (rebalance_experts, global policy) and design_placement
+// (the `hybrid_lp` layout) with 288 and 320 physical slots built from a Zipf
+// popularity, LPLB's cube layout (320 slots), and a random placement of 320
+// slots (up to 4 copies per expert, duplicates on a rank allowed). Workloads: 256 batches of 131072
 // token-slots drawn from the popularity with per-batch noise (the regime of
 // a real router). `PlacementSolve` is the whole PlacementPlanner::solve
 // (validation, loads before/after, shares); the `solve_us` counter is the LP
@@ -21,6 +21,7 @@
 
 #include "lplb/eplb.hpp"
 #include "lplb/placement.hpp"
+#include "lplb/placement_design.hpp"
 #include "lplb/planner.hpp"
 #include "test_util.hpp"
 
@@ -104,13 +105,28 @@ void run(benchmark::State& state, const std::vector<int64_t>& phy2log) {
   state.counters["groups"] = static_cast<double>(planner.num_movable_groups());
 }
 
+std::vector<int64_t> designed_placement(int64_t slots, const std::vector<double>& pop) {
+  lplb::PlacementDesignOptions o;
+  o.slots_per_rank = slots / kRanks;
+  const auto d = lplb::design_placement(pop, {}, kRanks, {}, o);
+  return {d.phy2log.begin(), d.phy2log.end()};
+}
+
 void PlacementSolve_Eplb288(benchmark::State& s) { run(s, eplb_placement(288, popularity(1))); }
+void PlacementSolve_Designed288(benchmark::State& s) {
+  run(s, designed_placement(288, popularity(1)));
+}
+void PlacementSolve_Designed320(benchmark::State& s) {
+  run(s, designed_placement(320, popularity(1)));
+}
 void PlacementSolve_Eplb320(benchmark::State& s) { run(s, eplb_placement(320, popularity(1))); }
 void PlacementSolve_Cube320(benchmark::State& s) { run(s, cube_placement(popularity(1))); }
 void PlacementSolve_Random320(benchmark::State& s) { run(s, random_placement(320, 3)); }
 
 BENCHMARK(PlacementSolve_Eplb288)->Unit(benchmark::kMicrosecond);
 BENCHMARK(PlacementSolve_Eplb320)->Unit(benchmark::kMicrosecond);
+BENCHMARK(PlacementSolve_Designed288)->Unit(benchmark::kMicrosecond);
+BENCHMARK(PlacementSolve_Designed320)->Unit(benchmark::kMicrosecond);
 BENCHMARK(PlacementSolve_Cube320)->Unit(benchmark::kMicrosecond);
 BENCHMARK(PlacementSolve_Random320)->Unit(benchmark::kMicrosecond);
 

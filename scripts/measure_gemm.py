@@ -29,6 +29,8 @@ Usage (on a GPU machine):
     python3 scripts/measure_gemm.py --out bench/data/gemm_h200.json
 Re-fit a stored table without a GPU:
     python3 scripts/measure_gemm.py --fit-only bench/data/gemm_h200.json
+Print a stored table's summary (markdown, as in bench/RESULTS.md):
+    python3 scripts/measure_gemm.py --summary bench/data/gemm_h200.json
 """
 import argparse
 import json
@@ -216,6 +218,29 @@ def measure(args):
     return doc
 
 
+def summary(doc, actives=(1, 2, 4, 8, 12, 16), tokens=(1, 32, 64, 128, 192, 256, 384, 512)):
+    """Markdown: measured us per (active experts, tokens per expert), and the fits."""
+    lines = []
+    for m in doc["methods"]:
+        t = {(r["active"], r["tokens_per_expert"]): r["time_us"] for r in doc["rows"]
+             if r["method"] == m and r["set"] == "fit"}
+        lines.append(f"{m}: measured us (rows: active experts; columns: tokens per expert)\n")
+        lines.append("| active | " + " | ".join(str(x) for x in tokens) + " |")
+        lines.append("|---:|" + "---:|" * len(tokens))
+        for n in actives:
+            lines.append(f"| {n} | " + " | ".join(f"{t[(n, x)]:.0f}" if (n, x) in t else "-" for x in tokens) + " |")
+        lines.append("")
+    lines.append("| method | a_us | b_us_per_token | c_us_per_expert | fit rel. err mean / max | held-out mean / max |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for m, f in doc["fits"].items():
+        e, h = f["fit_error"], f["holdout_error"] or {"mean_rel": float("nan"), "max_rel": float("nan")}
+        star = " (default)" if m == doc.get("default_method") else ""
+        lines.append(f"| {m}{star} | {f['a_us']:.3f} | {f['b_us_per_token']:.5f} | {f['c_us_per_expert']:.3f} | "
+                     f"{100 * e['mean_rel']:.1f} % / {100 * e['max_rel']:.1f} % | "
+                     f"{100 * h['mean_rel']:.1f} % / {100 * h['max_rel']:.1f} % |")
+    return "\n".join(lines)
+
+
 def itertools_accumulate(xs):
     s = 0
     for v in xs:
@@ -227,11 +252,16 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="bench/data/gemm_h200.json")
     p.add_argument("--fit-only", metavar="TABLE", help="re-fit a stored table (no GPU needed)")
+    p.add_argument("--summary", metavar="TABLE", help="print a stored table's summary (markdown)")
     p.add_argument("--max-experts", type=int, default=16)
     p.add_argument("--holdout", type=int, default=48, help="random uneven configurations")
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--budget-s", type=float, default=150.0, help="stop sweeping after this long")
     args = p.parse_args()
+    if args.summary:
+        with open(args.summary) as f:
+            print(summary(json.load(f)))
+        return 0
     if args.fit_only:
         with open(args.fit_only) as f:
             doc = json.load(f)

@@ -31,7 +31,9 @@ namespace lplb {
 
 struct PlacementDesignOptions {
   int64_t slots_per_rank = 0;  // physical slots per rank; ep_size * slots_per_rank >= E
-  int64_t max_copies = 0;      // most replicas of one expert (0: ep_size)
+  // Most replicas of one expert; 0: ep_size (one per rank), or more when
+  // the slots cannot be filled otherwise.
+  int64_t max_copies = 0;
   // Packing: loads within this fraction of a mean slot's load count as equal,
   // and the rank sharing fewer experts with the expert's other ranks wins.
   double tie_fraction = 0.2;

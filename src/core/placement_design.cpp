@@ -351,7 +351,9 @@ PlacementDesign design_placement(std::span<const double> predicted,
   check_arg(P * n_local >= E, "slots_per_rank",
             std::to_string(P) + " ranks x " + std::to_string(n_local) + " slots cannot hold " +
                 std::to_string(E) + " experts");
-  const int64_t cap = options.max_copies > 0 ? options.max_copies : P;
+  // Default cap: one copy per rank, unless the slots cannot be filled so.
+  const int64_t cap =
+      options.max_copies > 0 ? options.max_copies : std::max(P, (P * n_local + E - 1) / E);
   check_arg(cap * E >= P * n_local, "max_copies",
             std::to_string(E) + " experts x " + std::to_string(cap) + " copies cannot fill " +
                 std::to_string(P * n_local) + " slots");

@@ -28,6 +28,8 @@ constexpr int kWarpExactMaxPulses = 1 << 14;
 struct WarpExactResult {
   int32_t code;  // lplb::detail::LpCode
   int32_t rounds;
+  int32_t pulses;
+  int32_t relabels;
   double max_load;
   double bound;
 };
@@ -148,6 +150,7 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
 #pragma unroll
       for (int d = 0; d < kD; ++d) fin[h][d] = d < D ? in_flow(h, d) : 0.0;
     for (;;) {
+      ++result.relabels;
       int next[H];
       bool changed = false;
 #pragma unroll
@@ -189,6 +192,7 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
 #pragma unroll
       for (int h = 0; h < H; ++h) active |= excess[h] > 0.0 && label[h] < dead;
       if (!__any_sync(0xffffffffu, active)) break;
+      ++result.pulses;
 
       // Push phase.
       double push_out[H][kD], push_back[H][kD];

@@ -38,13 +38,13 @@ __global__ void __launch_bounds__(kExactThreads)
       const lplb::detail::ExactProblem pb{S, D, sh.r2o, sh.o2r, sh.fixed, sh.block};
       const lplb::detail::ExactInfo info = lplb::detail::exact_solve(
           pb, lplb::detail::exact_workspace_bind(ws_buf, S, D), sh.probs);
-      r = GroupResult{info.max_load, info.bound, static_cast<int32_t>(info.code), info.rounds};
+      r = GroupResult{info.max_load, info.bound, static_cast<int32_t>(info.code), info.rounds, 0, 0};
     }
   } else {
     const WarpExactResult w =
         S <= 32 ? warp_exact_solve<1>(S, D, sh.r2o, sh.o2r, sh.fixed, sh.block, sh.probs)
                 : warp_exact_solve<2>(S, D, sh.r2o, sh.o2r, sh.fixed, sh.block, sh.probs);
-    r = GroupResult{w.max_load, w.bound, w.code, w.rounds};
+    r = GroupResult{w.max_load, w.bound, w.code, w.rounds, w.pulses, w.relabels};
   }
   if (threadIdx.x == 0 && p.results != nullptr) static_cast<GroupResult*>(p.results)[blockIdx.x] = r;
   __syncthreads();

@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(kIpmThreads)
   load_group(p, workload + int64_t{layer} * p.E, g, sh, true);
   __shared__ GroupResult result;
   if (handle_bad(p, layer, sh)) {
-    if (threadIdx.x == 0) result = GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0};
+    if (threadIdx.x == 0) result = GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0};
   } else if (threadIdx.x == 0) {
     const ld::IpmWorkspace ws = ld::ipm_workspace_bind(group_workspace(p, dyn), S, D);
     const ld::IpmInfo info = ld::ipm_solve(S, D, sh.r2o, sh.fixed, sh.block, group_scale(sh),
@@ -170,7 +170,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   load_group(p, workload + int64_t{layer} * p.E, g, sh, true);
   if (handle_bad(p, layer, sh)) {
     __syncthreads();
-    write_out(p, layer, g, sh, GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0});
+    write_out(p, layer, g, sh, GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0});
     return;
   }
   const double scale = group_scale(sh);

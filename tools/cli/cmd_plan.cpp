@@ -45,7 +45,10 @@ void run_plan(const PlanArgs& a) {
   opt.objective.kind = parse_objective(a.objective);
   opt.objective.min_moves = a.min_moves;
   opt.objective.move_tolerance = a.move_tolerance;
-  if (!a.cost_model.empty()) opt.objective.model = sim::read_cost_model(a.cost_model, "--cost-model");
+  if (!a.cost_model.empty()) {
+    opt.objective.model = sim::read_cost_model(a.cost_model, "--cost-model");
+    validate_cost_model(opt.objective.model, a.ep, "--cost-model");
+  }
   // Sizes and topology first (cheap: the planner caps E and P), then files.
   Planner planner(Topology::parse(a.topology), opt);
   if (!a.history.empty()) {
@@ -130,7 +133,7 @@ void setup_plan(CLI::App& app) {
     if (!args->placement.empty()) {
       check_arg(args->solver == "exact", "--solver", "only 'exact' is available with --placement");
       for (CLI::Option* o : {objective, min_moves, cost_model})
-        check_arg(o->count() == 0, o->get_name().c_str(), "is not available with --placement");
+        check_arg(o->count() == 0, o->get_name().c_str(), "not available with --placement");
       run_plan_placement({args->placement, args->workload, args->output, args->experts, args->ep});
       return;
     }

@@ -69,6 +69,8 @@ struct GroupResult {
   int32_t code;     // lplb::detail::LpCode: 0 optimal, 1 ipm converged,
                     // 2 ipm fallback (probs 0.5), 3 trivial (probs 1)
   int32_t rounds;   // exact: max-flow rounds; ipm: steps
+  int32_t pulses;   // exact (warp solver): push-relabel pulses over all rounds
+  int32_t relabels; // exact (warp solver): global-relabel sweeps over all rounds
 };
 
 class CudaPlanner {
