@@ -31,8 +31,8 @@ namespace lplb {
 
 struct PlacementDesignOptions {
   int64_t slots_per_rank = 0;  // physical slots per rank; ep_size * slots_per_rank >= E
-  // Most replicas of one expert; 0: ep_size (one per rank), or more when
-  // the slots cannot be filled otherwise.
+  // Most replicas of one expert; 0: one per rank (of its node), or more
+  // when the slots cannot be filled otherwise.
   int64_t max_copies = 0;
   // Packing: loads within this fraction of a mean slot's load count as equal,
   // and the rank sharing fewer experts with the expert's other ranks wins.
@@ -42,6 +42,13 @@ struct PlacementDesignOptions {
   // both are the predicted load.
   double count_deviations = 2.0;
   double pack_deviations = 0.0;
+  // Node-local placement (EPLB's hierarchical first step): with num_nodes >
+  // 1, groups of E / num_groups consecutive experts are shared out to nodes
+  // (the same number of groups each, balancing the predicted load), and every
+  // replica of an expert stays on its node's ep_size / num_nodes ranks: no
+  // token crosses nodes, at the price of a less connected replica graph.
+  int64_t num_groups = 1;
+  int64_t num_nodes = 1;
   int64_t search_moves = 0;    // local-search moves tried (0: steps 1-2 only)
   uint64_t seed = 0;           // of the local search's move choice
 };

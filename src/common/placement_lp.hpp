@@ -236,7 +236,7 @@ LPLB_HD PlacementInfo placement_solve(const PlacementGraph& g, const PlacementWo
   // ~P terms, far below the 1e-6 relative accuracy promised.
   const double eps = 1e-13 * total;
   for (int32_t r = 0; r < P; ++r) ws.sink_res[r] = L - fixed[r];
-  const int32_t max_rounds = P + 2;  // each round's cut is a strictly larger rank set
+  const int32_t max_rounds = P + 2;  // cuts are nested: each round's violated set is smaller
   for (;;) {
     ++info.rounds;
     for (;;) {

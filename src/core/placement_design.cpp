@@ -270,7 +270,8 @@ class Evaluator {
 // slot swaps between a hot rank and another rank, and moves of a copy from
 // one expert to another.
 int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> predicted,
-                     int64_t P, int64_t n_local, int64_t cap, Evaluator& eval, int64_t moves,
+                     const std::vector<int32_t>& expert_node, int64_t ranks_per_node,
+                     int64_t n_local, int64_t cap, Evaluator& eval, int64_t moves,
                      uint64_t seed, double& value) {
   const int64_t E = static_cast<int64_t>(predicted.size());
   std::mt19937_64 rng(seed);
@@ -287,7 +288,9 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
   std::vector<double> draw(predicted.begin(), predicted.end());
   for (double& d : draw) d += 1e-3 * mean + 1e-30;
   std::discrete_distribution<int64_t> pick_expert(draw.begin(), draw.end());
-  std::uniform_int_distribution<int64_t> pick_slot(0, n_local - 1), pick_rank(0, P - 1);
+  // Moves stay inside a node (ranks_per_node == P without nodes).
+  std::uniform_int_distribution<int64_t> pick_slot(0, n_local - 1),
+      pick_rank(0, ranks_per_node - 1);
   std::vector<int32_t> hot;
   std::vector<double> saved;
   int64_t accepted = 0;
@@ -305,7 +308,7 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
     int64_t b = -1;
     int32_t new_a = -1, new_b = -1;
     if (m % 4 != 3) {  // swap with a slot on another rank
-      const int64_t b_rank = pick_rank(rng);
+      const int64_t b_rank = a_rank / ranks_per_node * ranks_per_node + pick_rank(rng);
       if (b_rank == a_rank) continue;
       b = b_rank * n_local + pick_slot(rng);
       const int32_t eb = phy2log[b];
@@ -314,7 +317,9 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
       new_b = ea;
     } else {  // the slot's copy goes to another (likely heavy) expert
       const int32_t f = static_cast<int32_t>(pick_expert(rng));
-      if (count[ea] < 2 || count[f] >= cap || f == ea || holds(a_rank, f)) continue;
+      if (count[ea] < 2 || count[f] >= cap || f == ea || holds(a_rank, f) ||
+          expert_node[f] != a_rank / ranks_per_node)
+        continue;
       new_a = f;
     }
     saved = eval.per_sample();
@@ -337,6 +342,31 @@ int64_t local_search(std::vector<int32_t>& phy2log, std::span<const double> pred
   return accepted;
 }
 
+// EPLB's first step: groups of E / num_groups consecutive experts go to
+// nodes, the same number of groups each, heaviest group first onto the
+// lightest node with room (lowest index on ties). Returns each expert's node.
+std::vector<int32_t> expert_nodes(std::span<const double> load, int64_t groups, int64_t nodes) {
+  const int64_t E = static_cast<int64_t>(load.size()), size = E / groups;
+  std::vector<double> group_load(groups, 0.0);
+  for (int64_t e = 0; e < E; ++e) group_load[e / size] += load[e];
+  std::vector<int64_t> order(groups);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return group_load[a] > group_load[b]; });
+  std::vector<double> node_load(nodes, 0.0);
+  std::vector<int64_t> node_groups(nodes, 0);
+  std::vector<int32_t> node_of(E);
+  for (int64_t g : order) {
+    int64_t best = -1;
+    for (int64_t k = 0; k < nodes; ++k)
+      if (node_groups[k] < groups / nodes && (best < 0 || node_load[k] < node_load[best])) best = k;
+    node_load[best] += group_load[g];
+    ++node_groups[best];
+    for (int64_t e = g * size; e < (g + 1) * size; ++e) node_of[e] = static_cast<int32_t>(best);
+  }
+  return node_of;
+}
+
 }  // namespace
 
 PlacementDesign design_placement(std::span<const double> predicted,
@@ -348,15 +378,29 @@ PlacementDesign design_placement(std::span<const double> predicted,
   check_arg(E > 0, "predicted", "is empty");
   check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
   check_arg(n_local > 0, "slots_per_rank", "must be > 0, got " + std::to_string(n_local));
-  check_arg(P * n_local >= E, "slots_per_rank",
-            std::to_string(P) + " ranks x " + std::to_string(n_local) + " slots cannot hold " +
-                std::to_string(E) + " experts");
+  const int64_t G = options.num_groups, N = options.num_nodes;
+  check_arg(N > 0 && P % N == 0, "num_nodes",
+            "must be > 0 and divide ep_size " + std::to_string(P) + ", got " + std::to_string(N));
+  check_arg(G > 0 && E % G == 0, "num_groups",
+            "must be > 0 and divide the " + std::to_string(E) + " experts, got " +
+                std::to_string(G));
+  check_arg(N == 1 || G % N == 0, "num_groups",
+            std::to_string(G) + " groups cannot be shared evenly by " + std::to_string(N) +
+                " nodes");
+  // Per node (the whole cluster when N == 1): its experts, ranks and slots.
+  const int64_t E_node = E / N, P_node = P / N;
+  check_arg(P_node * n_local >= E_node, "slots_per_rank",
+            std::to_string(P_node) + " ranks x " + std::to_string(n_local) +
+                " slots cannot hold " + std::to_string(E_node) + " experts" +
+                (N > 1 ? " per node" : ""));
   // Default cap: one copy per rank, unless the slots cannot be filled so.
-  const int64_t cap =
-      options.max_copies > 0 ? options.max_copies : std::max(P, (P * n_local + E - 1) / E);
-  check_arg(cap * E >= P * n_local, "max_copies",
-            std::to_string(E) + " experts x " + std::to_string(cap) + " copies cannot fill " +
-                std::to_string(P * n_local) + " slots");
+  const int64_t cap = options.max_copies > 0
+                          ? options.max_copies
+                          : std::max(P_node, (P_node * n_local + E_node - 1) / E_node);
+  check_arg(cap * E_node >= P_node * n_local, "max_copies",
+            std::to_string(E_node) + " experts x " + std::to_string(cap) +
+                " copies cannot fill " + std::to_string(P_node * n_local) + " slots" +
+                (N > 1 ? " per node" : ""));
   check_arg(options.search_moves >= 0, "search_moves", "must be >= 0");
   check_values(predicted, "predicted");
   check_arg(deviation.empty() || deviation.size() == predicted.size(), "deviation",
@@ -380,15 +424,31 @@ PlacementDesign design_placement(std::span<const double> predicted,
       for (int64_t e = 0; e < E; ++e) v[e] += k * deviation[e];
     return v;
   };
-  const std::vector<int32_t> count =
-      replica_counts(adjusted(options.count_deviations), P * n_local, cap);
-  out.phy2log = pack(adjusted(options.pack_deviations), count, P, n_local, options.tie_fraction);
+  const std::vector<double> for_count = adjusted(options.count_deviations);
+  const std::vector<double> for_pack = adjusted(options.pack_deviations);
+  const std::vector<int32_t> node_of =
+      N > 1 ? expert_nodes(predicted, G, N) : std::vector<int32_t>(E, 0);
+  out.phy2log.assign(P * n_local, -1);
+  for (int64_t k = 0; k < N; ++k) {  // each node's experts on its own ranks
+    std::vector<int32_t> ids;
+    for (int64_t e = 0; e < E; ++e)
+      if (node_of[e] == k) ids.push_back(static_cast<int32_t>(e));
+    std::vector<double> c(ids.size()), q(ids.size());
+    for (size_t j = 0; j < ids.size(); ++j) {
+      c[j] = for_count[ids[j]];
+      q[j] = for_pack[ids[j]];
+    }
+    const std::vector<int32_t> local =
+        pack(q, replica_counts(c, P_node * n_local, cap), P_node, n_local, options.tie_fraction);
+    for (size_t s = 0; s < local.size(); ++s)
+      out.phy2log[k * P_node * n_local + s] = ids[local[s]];
+  }
   if (samples.empty()) return out;
   Evaluator eval(E, P, n_local, samples);
   out.sample_imbalance_before = eval.evaluate(out.phy2log);
   out.sample_imbalance_after = out.sample_imbalance_before;
   if (options.search_moves > 0)
-    out.moves_accepted = local_search(out.phy2log, predicted, P, n_local, cap, eval,
+    out.moves_accepted = local_search(out.phy2log, predicted, node_of, P_node, n_local, cap, eval,
                                       options.search_moves, options.seed,
                                       out.sample_imbalance_after);
   return out;

@@ -1,14 +1,15 @@
-// count(): a histogram of int32/int64 expert ids, deterministic.
+// count(): a histogram of int32/int64 expert ids, deterministic, in two
+// kernels.
 //
-// One block per tile (tiling.hpp), tiles handed out in block start order.
-// Each warp counts its ids into its own shared-memory histogram (integer
-// atomics: the result does not depend on their order). The block then
-// publishes its tile's counts and finds the counts of all earlier tiles by a
-// decoupled look-back (a warp reads the flags of 32 predecessors at once and
-// the block sums their per-expert counts up to the nearest published
-// prefix), and publishes the prefix through its own tile. map() reads these
-// prefixes to number each expert's tokens in input order; the last tile's
-// prefix is counts[E]. The last block to finish advances the epoch.
+// count_kernel: one block per tile (tiling.hpp). Each warp counts its ids
+// into its own shared-memory histogram; the block writes its tile's counts
+// and adds them to a global accumulator (integer atomics: the totals do not
+// depend on their order); the last block to finish copies the totals to
+// counts[E] and clears the accumulator for the next launch.
+// offsets_kernel: per expert, exclusive prefix sums of the tile counts over
+// tiles (fixed order), which map() uses to number each expert's tokens in
+// input order. With few tiles it is skipped and map() sums the earlier
+// tiles' counts itself (Tiling::inline_prefix).
 #include <cuda_runtime.h>
 
 #include "cuda/cuda_check.cuh"
@@ -19,33 +20,23 @@
 namespace lplb::cuda::detail {
 namespace {
 
-constexpr unsigned kAggregate = 1, kInclusive = 2;
-
-__device__ __forceinline__ unsigned load_flag(const unsigned* p) {
-  return *reinterpret_cast<const volatile unsigned*>(p);
-}
+constexpr int kOffsetsWarps = 16;
+constexpr int kOffsetsBatch = 16;  // loads in flight per lane
 
 template <typename Id>
 __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
     count_kernel(const Id* __restrict__ ids, Tiling t, int32_t E, CountState st,
                  ErrorState* err) {
-  extern __shared__ int32_t hist[];  // [warps][E] per warp, [E] tile sum, [E] prefix
-  int32_t* tile_sum = hist + t.warps * E;
-  int32_t* prefix = tile_sum + E;
-  __shared__ int tile_s, limit_s, found_s;
-  __shared__ unsigned epoch_s;
+  extern __shared__ int32_t hist[];  // [warps][copies][row], row = E or E + 1 ints
+  __shared__ bool last;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (threadIdx.x == 0) {
-    tile_s = static_cast<int>(atomicAdd(&st.control[0], 1u));
-    epoch_s = load_flag(&st.control[2]) & 0x3fffffffu;
-  }
-  for (int k = threadIdx.x; k < (t.warps + 2) * E; k += blockDim.x) hist[k] = 0;
+  const int row = t.copies > 1 ? E + 1 : E;  // count_row_ints
+  const int rows = t.warps * t.copies;
+  for (int k = threadIdx.x; k < rows * row; k += blockDim.x) hist[k] = 0;
   __syncthreads();
-  const int tile = tile_s;
-  const unsigned epoch = epoch_s;
 
-  int32_t* mine = hist + warp * E;
-  const WarpRange range = warp_range(t, tile, warp);
+  int32_t* mine = hist + (warp * t.copies + lane % t.copies) * row;
+  const WarpRange range = warp_range(t, blockIdx.x, warp);
   for_each_id_unordered(ids, range.begin, range.end, lane, [&](Id e, int64_t index) {
     if (e >= 0 && e < E) {
       atomicAdd(mine + e, 1);
@@ -56,67 +47,76 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
   __syncthreads();
   for (int e = threadIdx.x; e < E; e += blockDim.x) {
     int32_t s = 0;
-    for (int w = 0; w < t.warps; ++w) s += hist[w * E + e];
-    tile_sum[e] = s;
-    st.aggregate[int64_t{tile} * E + e] = s;
+    for (int r = 0; r < rows; ++r) s += hist[r * row + e];
+    st.partials[int64_t{blockIdx.x} * E + e] = s;
+    if (s != 0) atomicAdd(st.accumulator + e, static_cast<unsigned>(s));
   }
   __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) atomicExch(&st.flags[tile], (epoch << 2) | kAggregate);
-
-  // Look-back over predecessors p, p-1, ..., 32 at a time.
-  for (int p = tile - 1; p >= 0; p -= 32) {
-    if (warp == 0) {
-      const int q = p - lane;
-      for (;;) {
-        unsigned state = kInclusive;  // before tile 0: an empty prefix
-        if (q >= 0) {
-          const unsigned f = load_flag(&st.flags[q]);
-          state = (f >> 2) == epoch ? (f & 3u) : 0u;
-        }
-        const unsigned stop = __ballot_sync(0xffffffffu, state == kInclusive);
-        const int limit = stop ? __ffs(stop) - 1 : 32;
-        const unsigned missing = __ballot_sync(0xffffffffu, state == 0) &
-                                 (limit == 32 ? 0xffffffffu : (1u << limit) - 1u);
-        if (missing == 0) {
-          if (lane == 0) {
-            limit_s = limit;
-            found_s = stop != 0;
-          }
-          break;
-        }
-      }
-      __threadfence();
-    }
-    __syncthreads();
-    const int limit = limit_s;
-    const bool found = found_s;
-    for (int e = threadIdx.x; e < E; e += blockDim.x) {
-      int32_t acc = prefix[e];
-      for (int l = 0; l < limit; ++l) acc += __ldcg(st.aggregate + int64_t{p - l} * E + e);
-      if (found && p - limit >= 0) acc += __ldcg(st.inclusive + int64_t{p - limit} * E + e);
-      prefix[e] = acc;
-    }
-    __syncthreads();
-    if (found) break;
-  }
-
-  const bool last_tile = tile == t.num_tiles - 1;
+  if (threadIdx.x == 0) last = atomicAdd(st.ticket, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
   for (int e = threadIdx.x; e < E; e += blockDim.x) {
-    const int32_t through = prefix[e] + tile_sum[e];
-    st.inclusive[int64_t{tile} * E + e] = through;
-    if (last_tile) st.counts[e] = through;
+    st.counts[e] = __ldcg(st.accumulator + e);
+    st.accumulator[e] = 0;
   }
-  __threadfence();
-  __syncthreads();
   if (threadIdx.x == 0) {
-    atomicExch(&st.flags[tile], (epoch << 2) | kInclusive);
-    if (last_tile) *st.counted_n = t.n;
-    if (atomicAdd(&st.control[1], 1u) == gridDim.x - 1) {  // everyone is done
-      st.control[0] = 0;
-      st.control[1] = 0;
-      atomicExch(&st.control[2], (epoch + 1) & 0x3fffffffu);
+    *st.ticket = 0;
+    *st.counted_n = t.n;
+  }
+}
+
+// Block c owns experts [32c, 32c + 32) (lane = expert); warp w owns a
+// contiguous range of tiles. Two passes over [tiles][E]: range sums, then
+// the prefixes written back.
+__global__ void __launch_bounds__(kOffsetsWarps * 32)
+    offsets_kernel(int32_t num_tiles, int32_t E, int32_t* __restrict__ partials) {
+  __shared__ int32_t seg[kOffsetsWarps][32];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int e = blockIdx.x * 32 + lane;
+  const int per_warp = (num_tiles + kOffsetsWarps - 1) / kOffsetsWarps;
+  const int r0 = min(num_tiles, warp * per_warp), r1 = min(num_tiles, r0 + per_warp);
+  int32_t sum = 0;
+  if (e < E) {
+    int r = r0;
+    for (; r + kOffsetsBatch <= r1; r += kOffsetsBatch) {
+      int32_t v[kOffsetsBatch];
+#pragma unroll
+      for (int u = 0; u < kOffsetsBatch; ++u) v[u] = partials[int64_t{r + u} * E + e];
+#pragma unroll
+      for (int u = 0; u < kOffsetsBatch; ++u) sum += v[u];
     }
+    for (; r < r1; ++r) sum += partials[int64_t{r} * E + e];
+  }
+  seg[warp][lane] = sum;
+  __syncthreads();
+  if (warp == 0) {
+    int32_t run = 0;
+    for (int w = 0; w < kOffsetsWarps; ++w) {
+      const int32_t s = seg[w][lane];
+      seg[w][lane] = run;
+      run += s;
+    }
+  }
+  __syncthreads();
+  if (e >= E) return;
+  int32_t run = seg[warp][lane];
+  int r = r0;
+  for (; r + kOffsetsBatch <= r1; r += kOffsetsBatch) {
+    int32_t v[kOffsetsBatch];
+#pragma unroll
+    for (int u = 0; u < kOffsetsBatch; ++u) v[u] = partials[int64_t{r + u} * E + e];
+#pragma unroll
+    for (int u = 0; u < kOffsetsBatch; ++u) {
+      partials[int64_t{r + u} * E + e] = run;
+      run += v[u];
+    }
+  }
+  for (; r < r1; ++r) {
+    const int32_t v = partials[int64_t{r} * E + e];
+    partials[int64_t{r} * E + e] = run;
+    run += v;
   }
 }
 
@@ -134,8 +134,12 @@ void configure_count_kernels() {
 template <typename Id>
 void launch_count(const Id* ids, const Tiling& t, int32_t E, const CountState& st,
                   ErrorState* err, cudaStream_t stream) {
-  count_kernel<Id><<<t.num_tiles, t.warps * 32, count_shared_bytes(E, t.warps), stream>>>(
-      ids, t, E, st, err);
+  count_kernel<Id>
+      <<<t.num_tiles, t.warps * 32, count_shared_bytes(E, t.warps, t.copies), stream>>>(
+          ids, t, E, st, err);
+  LPLB_CUDA_CHECK_LAUNCH();
+  if (t.inline_prefix) return;  // map() sums the few earlier tiles itself
+  offsets_kernel<<<(E + 31) / 32, kOffsetsWarps * 32, 0, stream>>>(t.num_tiles, E, st.partials);
   LPLB_CUDA_CHECK_LAUNCH();
 }
 

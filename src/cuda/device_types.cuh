@@ -36,7 +36,17 @@ struct Tiling {
   int32_t num_tiles;  // >= 1
   int32_t warps;      // warps per block
   int32_t chunks;     // warp chunks per warp
+  // count: histogram copies per warp (lane l adds to copy l % copies; rows
+  // padded to E + 1 ints so that one expert's copies sit in different
+  // banks): fewer lanes of one atomic instruction hit one address.
+  int32_t copies;
+  // Few tiles: map() sums the earlier tiles' counts itself and count() skips
+  // the offsets kernel.
+  bool inline_prefix;
 };
+
+constexpr int kInlinePrefixTiles = 32;
+constexpr int kCountCopyBytes = 48 * 1024;  // shared memory allowed for copies
 
 // The current placement, as the count/map kernels read it.
 struct MapTables {
@@ -45,17 +55,17 @@ struct MapTables {
   const int32_t* prob_index;  // [E]: index into probs of e's block, or -1
 };
 
-// Per-tile counts and the results of count(). Tile prefixes come from a
-// single-pass decoupled look-back: each block publishes its tile's counts
-// (flag state 1), then the counts of tiles 0..t (state 2); flags carry the
-// launch's epoch so that no reset pass is needed.
+// Per-tile counts and the results of count(). The count kernel writes each
+// tile's counts and adds them to `accumulator` (integer atomics: the sum does
+// not depend on their order); the last block to finish moves the totals to
+// counts[E] and clears the accumulator. The offsets kernel then turns the
+// [tiles][E] counts into exclusive prefix sums over tiles for map().
 struct CountState {
-  int32_t* aggregate;   // [max_tiles][E]: counts of tile t
-  int32_t* inclusive;   // [max_tiles][E]: counts of tiles 0..t
-  unsigned int* flags;  // [max_tiles]: (epoch << 2) | state
-  unsigned int* control;  // [0] next tile, [1] blocks finished, [2] epoch
-  int64_t* counts;      // [E]
-  int64_t* counted_n;   // n of the last count
+  int32_t* partials;           // [max_tiles][E]: tile counts, then prefixes
+  unsigned int* accumulator;   // [E], zero between launches
+  unsigned int* ticket;        // blocks finished, zero between launches
+  int64_t* counts;             // [E]
+  int64_t* counted_n;          // n of the last count
 };
 
 // The group LPs of one launch: grid = num_layers * G blocks.

@@ -62,14 +62,16 @@ __device__ __forceinline__ T fetch(const T (&x)[H], int w) {
   return v;
 }
 
-// H = ranks per lane (1: S <= 32, 2: S <= 64). fixed, block, r2o, o2r as in
-// lp_common.hpp (shared memory); probs receives S*D entries. All 32 lanes
-// call it with the same arguments.
-template <int H>
-__device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, const int32_t* o2r,
+// H = ranks per lane (1: S <= 32, 2: S <= 64), D = slots, both compile-time
+// so that the unrolled code stays small (the solver is latency- and
+// instruction-fetch-bound). fixed, block, r2o, o2r as in lp_common.hpp
+// (shared memory); probs receives S*D entries. All 32 lanes call it with the
+// same arguments.
+template <int H, int D>
+__device__ WarpExactResult warp_exact_solve(int S, const int32_t* r2o, const int32_t* o2r,
                                             const double* fixed, const double* block,
                                             double* probs) {
-  constexpr int kD = lplb::detail::kMaxSlots;
+  constexpr int kD = D;
   const int lane = threadIdx.x & 31;
   const int dead = S + 1;
 
@@ -85,7 +87,7 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
     if (valid[h]) my_lower = fmax(my_lower, fixed[v]);
 #pragma unroll
     for (int d = 0; d < kD; ++d) {
-      const bool on = valid[h] && d < D;
+      const bool on = valid[h];
       cap[h][d] = on ? block[v * D + d] : 0.0;
       head[h][d] = on ? o2r[v * D + d] : 0;
       tail[h][d] = on ? r2o[v * D + d] : 0;
@@ -109,7 +111,7 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
     for (int h = 0; h < H; ++h)
 #pragma unroll
       for (int d = 0; d < kD; ++d) {
-        if (!valid[h] || d >= D) continue;
+        if (!valid[h]) continue;
         double p = 1.0;
         if (!keep_all && cap[h][d] > 0.0) {
           p = 1.0 - flow[h][d] / cap[h][d];
@@ -148,7 +150,7 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
 #pragma unroll
     for (int h = 0; h < H; ++h)
 #pragma unroll
-      for (int d = 0; d < kD; ++d) fin[h][d] = d < D ? in_flow(h, d) : 0.0;
+      for (int d = 0; d < kD; ++d) fin[h][d] = in_flow(h, d);
     for (;;) {
       ++result.relabels;
       int next[H];
@@ -158,7 +160,6 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
         int best = label[h];
 #pragma unroll
         for (int d = 0; d < kD; ++d) {
-          if (d >= D) continue;
           const int lh = fetch<H>(label, head[h][d]);
           const int lt = fetch<H>(label, tail[h][d]);
           if (cap[h][d] - flow[h][d] > 0.0 && lh + 1 < best) best = lh + 1;
@@ -194,8 +195,10 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
       if (!__any_sync(0xffffffffu, active)) break;
       ++result.pulses;
 
-      // Push phase.
+      // Push phase. Neighbour labels are those of the pulse's start, reused
+      // by the relabel phase.
       double push_out[H][kD], push_back[H][kD];
+      int head_label[H][kD], tail_label[H][kD];
 #pragma unroll
       for (int h = 0; h < H; ++h) {
         double e = excess[h];
@@ -209,8 +212,8 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
 #pragma unroll
         for (int d = 0; d < kD; ++d) {
           push_out[h][d] = 0.0;
-          if (d >= D) continue;
           const int lh = fetch<H>(label, head[h][d]);
+          head_label[h][d] = lh;
           const double res = cap[h][d] - flow[h][d];
           if (on && e > 0.0 && res > 0.0 && lh == label[h] - 1) {
             const bool sat = e >= res;
@@ -224,8 +227,8 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
 #pragma unroll
         for (int d = 0; d < kD; ++d) {
           push_back[h][d] = 0.0;
-          if (d >= D) continue;
           const int lt = fetch<H>(label, tail[h][d]);
+          tail_label[h][d] = lt;
           const double res = in_flow(h, d);
           if (on && e > 0.0 && res > 0.0 && lt == label[h] - 1) {
             const bool sat = e >= res;
@@ -242,7 +245,6 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
       for (int h = 0; h < H; ++h) {
 #pragma unroll
         for (int d = 0; d < kD; ++d) {
-          if (d >= D) continue;
           double po[H];
 #pragma unroll
           for (int k = 0; k < H; ++k) po[k] = push_out[k][d];
@@ -251,7 +253,6 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
         }
 #pragma unroll
         for (int d = 0; d < kD; ++d) {
-          if (d >= D) continue;
           double pb[H];
 #pragma unroll
           for (int k = 0; k < H; ++k) pb[k] = push_back[k][d];
@@ -275,9 +276,8 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
         int best = sink_res[h] > 0.0 ? 1 : dead;
 #pragma unroll
         for (int d = 0; d < kD; ++d) {
-          if (d >= D) continue;  // D is the same on every lane: shuffles stay converged
-          const int lh = fetch<H>(label, head[h][d]);
-          const int lt = fetch<H>(label, tail[h][d]);
+          const int lh = head_label[h][d];
+          const int lt = tail_label[h][d];
           const double fin = in_flow(h, d);
           if (cap[h][d] - flow[h][d] > 0.0 && lh + 1 < best) best = lh + 1;
           if (fin > 0.0 && lt + 1 < best) best = lt + 1;
@@ -306,7 +306,6 @@ __device__ WarpExactResult warp_exact_solve(int S, int D, const int32_t* r2o, co
       double s = in_x ? load[h] : 0.0;
 #pragma unroll
       for (int d = 0; d < kD; ++d) {
-        if (d >= D) continue;
         const int lh = fetch<H>(label, head[h][d]);
         if (in_x && lh != dead) s -= cap[h][d];
       }

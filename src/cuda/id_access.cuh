@@ -42,13 +42,13 @@ struct alignas(16) IdVec {
 };
 
 // Calls f(id, index) for every id in [begin, end) of this warp, in no
-// particular order, with 16-byte loads where the pointer allows and four of
+// particular order, with 16-byte loads where the pointer allows and eight of
 // them in flight per lane.
 template <typename Id, typename F>
 __device__ __forceinline__ void for_each_id_unordered(const Id* __restrict__ ids, int64_t begin,
                                                       int64_t end, int lane, F&& f) {
   constexpr int kVec = IdVec<Id>::kCount;
-  constexpr int kUnroll = 4;
+  constexpr int kUnroll = 8;
   int64_t pos = begin;
   if ((reinterpret_cast<uintptr_t>(ids + begin) & 15) == 0) {
     const IdVec<Id>* vec = reinterpret_cast<const IdVec<Id>*>(ids + begin);

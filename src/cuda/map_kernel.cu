@@ -77,8 +77,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
   __syncthreads();
   // Starting k of each (warp, expert): earlier tiles, then earlier warps.
   for (int e = threadIdx.x; e < E; e += blockDim.x) {
-    const int64_t at = int64_t{blockIdx.x} * E + e;
-    int32_t run = __ldcg(st.inclusive + at) - __ldcg(st.aggregate + at);
+    int32_t run = 0;
+    if (t.inline_prefix) {  // raw tile counts: sum the earlier tiles
+      for (int r = 0; r < static_cast<int>(blockIdx.x); ++r) run += st.partials[int64_t{r} * E + e];
+    } else {  // exclusive prefixes from the offsets kernel
+      run = st.partials[int64_t{blockIdx.x} * E + e];
+    }
     for (int w = 0; w < t.warps; ++w) {
       const int32_t c = counters[w * E + e];
       counters[w * E + e] = run;

@@ -72,10 +72,9 @@ struct CudaPlanner::Impl {
   int32_t* r2o_dev = nullptr;
   int32_t* o2r_dev = nullptr;
   int32_t* mapping_dev = nullptr;  // phy2log [P*n_loc] | log2phy [E*2] | prob_index [E]
-  int32_t* aggregate = nullptr;    // [max_tiles][E]
-  int32_t* inclusive = nullptr;    // [max_tiles][E]
-  unsigned int* flags = nullptr;   // [max_tiles]
-  unsigned int* control = nullptr;  // [3]
+  int32_t* partials = nullptr;     // [max_tiles][E]
+  unsigned int* accumulator = nullptr;  // [E]
+  unsigned int* ticket = nullptr;
   int64_t* counts = nullptr;       // [E]
   int64_t* counted_n = nullptr;
   double* probs = nullptr;          // [P*D]
@@ -99,10 +98,9 @@ struct CudaPlanner::Impl {
         static_cast<size_t>(S * D) * 4,             // r2o
         static_cast<size_t>(S * D) * 4,             // o2r
         mapping_ints() * 4,                         // mapping
-        static_cast<size_t>(max_tiles) * E * 4,     // aggregate
-        static_cast<size_t>(max_tiles) * E * 4,     // inclusive
-        static_cast<size_t>(max_tiles) * 4,         // flags
-        3 * sizeof(unsigned int),                   // control
+        static_cast<size_t>(max_tiles) * E * 4,     // partials
+        static_cast<size_t>(E) * 4,                 // accumulator
+        sizeof(unsigned int),                       // ticket
         static_cast<size_t>(E) * 8,                 // counts
         sizeof(int64_t),                            // counted_n
         static_cast<size_t>(P * D) * 8,             // probs
@@ -122,15 +120,14 @@ struct CudaPlanner::Impl {
     r2o_dev = static_cast<int32_t*>(ptrs[0]);
     o2r_dev = static_cast<int32_t*>(ptrs[1]);
     mapping_dev = static_cast<int32_t*>(ptrs[2]);
-    aggregate = static_cast<int32_t*>(ptrs[3]);
-    inclusive = static_cast<int32_t*>(ptrs[4]);
-    flags = static_cast<unsigned int*>(ptrs[5]);
-    control = static_cast<unsigned int*>(ptrs[6]);
-    counts = static_cast<int64_t*>(ptrs[7]);
-    counted_n = static_cast<int64_t*>(ptrs[8]);
-    probs = static_cast<double*>(ptrs[9]);
-    results = static_cast<GroupResult*>(ptrs[10]);
-    error = static_cast<ErrorState*>(ptrs[11]);
+    partials = static_cast<int32_t*>(ptrs[3]);
+    accumulator = static_cast<unsigned int*>(ptrs[4]);
+    ticket = static_cast<unsigned int*>(ptrs[5]);
+    counts = static_cast<int64_t*>(ptrs[6]);
+    counted_n = static_cast<int64_t*>(ptrs[7]);
+    probs = static_cast<double*>(ptrs[8]);
+    results = static_cast<GroupResult*>(ptrs[9]);
+    error = static_cast<ErrorState*>(ptrs[10]);
     LPLB_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&staging), mapping_ints() * 4));
     LPLB_CUDA_CHECK(cudaEventCreateWithFlags(&staged, cudaEventDisableTiming));
   }
@@ -157,7 +154,7 @@ struct CudaPlanner::Impl {
   }
 
   CountState count_state() const {
-    return CountState{aggregate, inclusive, flags, control, counts, counted_n};
+    return CountState{partials, accumulator, ticket, counts, counted_n};
   }
 
   SolveParams solve_params(double* probs_out, GroupResult* results_out) const {
@@ -236,7 +233,7 @@ struct CudaPlanner::Impl {
     check_arg(n >= 0 && n <= max_ids, "n",
               "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
     check_arg(ids != nullptr || n == 0, "ids", "is null");
-    const Tiling t = detail::make_tiling(n, warps, max_tiles);
+    const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
   }
 
@@ -264,7 +261,7 @@ struct CudaPlanner::Impl {
     check_arg((ids != nullptr && out != nullptr) || n == 0, "ids", "ids and out must not be null");
     check_arg(static_cast<const void*>(ids) != static_cast<const void*>(out) || n == 0, "out",
               "must not alias ids");
-    const Tiling t = detail::make_tiling(n, warps, max_tiles);
+    const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev()};
     detail::launch_map(ids, out, t, tables, probs_in != nullptr ? probs_in : probs, count_state(),
                        error, stream,
@@ -324,8 +321,8 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
     const int64_t minus_one = -1;
     LPLB_CUDA_CHECK(cudaMemcpy(m.error, &clean, sizeof(clean), cudaMemcpyHostToDevice));
     LPLB_CUDA_CHECK(cudaMemcpy(m.counted_n, &minus_one, sizeof(minus_one), cudaMemcpyHostToDevice));
-    LPLB_CUDA_CHECK(cudaMemset(m.flags, 0, static_cast<size_t>(m.max_tiles) * 4));
-    LPLB_CUDA_CHECK(cudaMemset(m.control, 0, 3 * sizeof(unsigned int)));
+    LPLB_CUDA_CHECK(cudaMemset(m.accumulator, 0, static_cast<size_t>(m.E) * 4));
+    LPLB_CUDA_CHECK(cudaMemset(m.ticket, 0, sizeof(unsigned int)));
     LPLB_CUDA_CHECK(cudaMemset(m.counts, 0, static_cast<size_t>(m.E) * 8));
     LPLB_CUDA_CHECK(cudaMemset(m.probs, 0, static_cast<size_t>(m.P * m.D) * 8));
     LPLB_CUDA_CHECK(cudaMemcpy(m.r2o_dev, topo.r2o_data().data(), m.S * m.D * 4,

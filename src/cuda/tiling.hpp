@@ -20,21 +20,27 @@ inline int32_t warps_for_experts(int64_t E) {
 inline size_t map_shared_bytes(int64_t E, int32_t warps) {
   return static_cast<size_t>((int64_t{warps} * 4 + 24) * E);
 }
-// Per-warp histograms and the running prefix.
-inline size_t count_shared_bytes(int64_t E, int32_t warps) {
-  return static_cast<size_t>((int64_t{warps} + 2) * 4 * E);
+// Row stride of the count kernel's histograms.
+inline int64_t count_row_ints(int64_t E, int32_t copies) { return copies > 1 ? E + 1 : E; }
+
+// Per-warp histograms (copies of each).
+inline size_t count_shared_bytes(int64_t E, int32_t warps, int32_t copies) {
+  return static_cast<size_t>(int64_t{warps} * copies * count_row_ints(E, copies) * 4);
 }
 
 // At most max_tiles tiles, each a whole number of warp chunks per warp.
-inline Tiling make_tiling(int64_t n, int32_t warps, int32_t max_tiles) {
+inline Tiling make_tiling(int64_t n, int64_t E, int32_t warps, int32_t max_tiles) {
   Tiling t{};
   t.n = n;
   t.warps = warps;
+  t.copies = 4;
+  while (t.copies > 1 && count_shared_bytes(E, warps, t.copies) > kCountCopyBytes) t.copies /= 2;
   const int64_t per_round = int64_t{warps} * kChunkIds;  // one chunk per warp
   const int64_t rounds = std::max<int64_t>(1, (n + per_round - 1) / per_round);
   t.chunks = static_cast<int32_t>((rounds + max_tiles - 1) / max_tiles);
   t.tile_ids = per_round * t.chunks;
   t.num_tiles = static_cast<int32_t>(std::max<int64_t>(1, (n + t.tile_ids - 1) / t.tile_ids));
+  t.inline_prefix = t.num_tiles <= kInlinePrefixTiles;
   return t;
 }
 

@@ -51,7 +51,7 @@ class CliErrors : public ::testing::Test {
     write("object.json", "{\"w\": [1, 2]}");
     write("not_gzip.json.gz", "[1, 2, 3]");
     write("fixed_point.json", "[[0], [1]]");
-    write("not_perm.json", "[[1], [1]]");
+    write("not_perm.json", "[[1], [0], [0]]");  // rank 0 appears twice
     write("float_topo.json", "[[1.5], [0]]");
     write("w16.json",
           "[[9,8,7,6,5,4,3,2,1,1,2,3,4,5,6,7],[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]]");
@@ -230,7 +230,7 @@ TEST_F(CliErrors, PlanTopologyFixedPoint) {
 
 TEST_F(CliErrors, PlanTopologyNotPermutation) {
   expect_bad_input(
-      plan(path("w32.json"), "", path("not_perm.json"), "--experts 4 --ep 2 --redundant 1"),
+      plan(path("w32.json"), "", path("not_perm.json"), "--experts 6 --ep 3 --redundant 1"),
       {"topology", "not a permutation"});
 }
 

@@ -79,8 +79,8 @@ class SimulatedRanks {
             cudaMemset(epochs_[r], 0, layout_.blocks * 8) == cudaSuccess &&
             cudaMalloc(&error_[r], sizeof(ExchangeError)) == cudaSuccess &&
             cudaMemset(error_[r], 0, sizeof(ExchangeError)) == cudaSuccess &&
-            cudaMalloc(&send_[r], capacity * 8) == cudaSuccess &&
-            cudaMalloc(&recv_[r], capacity * 8) == cudaSuccess &&
+            cudaMalloc(&send_[r], 2 * capacity * 8) == cudaSuccess &&
+            cudaMalloc(&recv_[r], 2 * capacity * 8) == cudaSuccess &&
             cudaStreamCreateWithFlags(&streams_[r], cudaStreamNonBlocking) == cudaSuccess;
     }
     ok_ = ok_ && cudaDeviceSynchronize() == cudaSuccess;
@@ -99,23 +99,29 @@ class SimulatedRanks {
   bool ok() const { return ok_; }
   cudaStream_t stream(int r) const { return streams_[r]; }
 
-  void set_send(int r, const std::vector<int64_t>& v) {
-    ASSERT_EQ(cudaMemcpyAsync(send_[r], v.data(), v.size() * 8, cudaMemcpyHostToDevice, streams_[r]),
+  // Two send/recv slots per rank, so that back-to-back calls keep both results.
+  void set_send(int r, const std::vector<int64_t>& v, int slot = 0) {
+    ASSERT_EQ(cudaMemcpyAsync(send_[r] + slot * layout_.capacity, v.data(), v.size() * 8,
+                              cudaMemcpyHostToDevice, streams_[r]),
               cudaSuccess);
   }
   // Enqueues rank r's exchange of n entries on its stream.
-  void launch(int r, int64_t n, int64_t timeout_ns) {
+  void launch(int r, int64_t n, int64_t timeout_ns, int slot = 0) {
     PointerPeers peers{};
     for (int p = 0; p < P_; ++p) peers.base[p] = window_[p];
-    const ExchangeArgs args{send_[r], recv_[r], n, r, layout_, epochs_[r], error_[r], timeout_ns};
+    const int64_t off = slot * layout_.capacity;
+    const ExchangeArgs args{send_[r] + off, recv_[r] + off, n,           r,
+                            layout_,        epochs_[r],     error_[r],   timeout_ns};
     cuda::detail::lsa_exchange_kernel<PointerPeers>
         <<<layout_.blocks, cuda::detail::kExchangeThreads, 0, streams_[r]>>>(peers, args);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
   }
-  std::vector<int64_t> recv(int r, int64_t n) {
+  std::vector<int64_t> recv(int r, int64_t n, int slot = 0) {
     std::vector<int64_t> v(n);
     EXPECT_EQ(cudaStreamSynchronize(streams_[r]), cudaSuccess);
-    EXPECT_EQ(cudaMemcpy(v.data(), recv_[r], n * 8, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(v.data(), recv_[r] + slot * layout_.capacity, n * 8,
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
     return v;
   }
   ExchangeError error(int r) {
@@ -185,36 +191,39 @@ TEST(ExchangeProtocol, SimulatedRanksSumExactlyOverManyCalls) {
   }
 }
 
-// Rank 0 runs two calls while rank 1 is still asleep before its first: the
-// barrier's ">=" and the two parity buffers keep both calls' data apart.
-TEST(ExchangeProtocol, ARankOneCallAheadStillSumsEachCall) {
+// Each rank enqueues two calls back to back, rank 1 after a short sleep
+// each time: rank 0 waits at the barrier, then may arrive at call 2 while
+// rank 1 is still in call 1 (the barrier's ">="), and the two parity
+// buffers keep the calls' data apart.
+TEST(ExchangeProtocol, BackToBackCallsWithSkewStayExact) {
   SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(5);
   const int P = 2;
   const int64_t n = 3000;
   SimulatedRanks ranks(P, n);
   ASSERT_TRUE(ranks.ok());
-  for (int trial = 0; trial < 4; ++trial) {
+  for (int trial = 0; trial < 6; ++trial) {
     std::vector<std::vector<int64_t>> a(P), b(P);
     for (int r = 0; r < P; ++r) {
       a[r] = random_values(n, rng);
       b[r] = random_values(n, rng);
+      ranks.set_send(r, a[r], 0);
+      ranks.set_send(r, b[r], 1);
     }
-    ranks.set_send(0, a[0]);
-    ranks.launch(0, n, 5 * kSecond);
-    sleep_kernel<<<1, 1, 0, ranks.stream(1)>>>(2000000);  // 2 ms late
-    ranks.set_send(1, a[1]);
-    ranks.launch(1, n, 5 * kSecond);
-    const std::vector<int64_t> first0 = ranks.recv(0, n), first1 = ranks.recv(1, n);
-    ranks.set_send(0, b[0]);
-    ranks.launch(0, n, 5 * kSecond);  // rank 0 arrives at call 2 first
-    sleep_kernel<<<1, 1, 0, ranks.stream(1)>>>(1000000);
-    ranks.set_send(1, b[1]);
-    ranks.launch(1, n, 5 * kSecond);
-    EXPECT_EQ(first0, wrapping_sum(a, n));
-    EXPECT_EQ(first1, wrapping_sum(a, n));
-    EXPECT_EQ(ranks.recv(0, n), wrapping_sum(b, n));
-    EXPECT_EQ(ranks.recv(1, n), wrapping_sum(b, n));
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const int late = trial % 2;  // which rank sleeps
+    const int early = 1 - late;
+    ranks.launch(early, n, 5 * kSecond, 0);
+    ranks.launch(early, n, 5 * kSecond, 1);
+    sleep_kernel<<<1, 1, 0, ranks.stream(late)>>>(1000000 * (trial + 1));
+    ranks.launch(late, n, 5 * kSecond, 0);
+    sleep_kernel<<<1, 1, 0, ranks.stream(late)>>>(200000);
+    ranks.launch(late, n, 5 * kSecond, 1);
+    for (int r = 0; r < P; ++r) {
+      EXPECT_EQ(ranks.recv(r, n, 0), wrapping_sum(a, n)) << "trial " << trial << " rank " << r;
+      EXPECT_EQ(ranks.recv(r, n, 1), wrapping_sum(b, n)) << "trial " << trial << " rank " << r;
+      EXPECT_EQ(ranks.error(r).bits, 0u);
+    }
   }
 }
 
@@ -266,11 +275,23 @@ TEST(ExchangeProtocol, AMissingRankTimesOutInsteadOfHanging) {
     EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](int64_t x) { return x == 0; }));
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
-  // The late rank now arrives, but ranks 0 and 1 have stopped exchanging:
-  // it times out too, so every rank reports.
+  // The late rank now arrives: ranks 0 and 1 had arrived before timing out,
+  // so its call 1 completes (with everybody's data) ...
   ranks.launch(2, n, 50000000);
-  EXPECT_EQ(ranks.error(2).kind, cuda::detail::kExchangeTimeout);
-  EXPECT_EQ(ranks.error(2).epoch, 1u);
+  EXPECT_EQ(ranks.error(2).bits, 0u);
+  // ... but ranks 0 and 1 have stopped exchanging: at the next call they
+  // return at once (zeros), and rank 2 times out. Every rank has reported.
+  const auto t1 = std::chrono::steady_clock::now();
+  for (int r = 0; r < P; ++r) ranks.launch(r, n, 50000000);
+  for (int r = 0; r < P; ++r) {
+    const std::vector<int64_t> out = ranks.recv(r, n);
+    EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](int64_t x) { return x == 0; }));
+  }
+  const ExchangeError e2 = ranks.error(2);
+  EXPECT_EQ(e2.kind, cuda::detail::kExchangeTimeout);
+  EXPECT_EQ(e2.epoch, 2u);
+  EXPECT_EQ(ranks.error(0).epoch, 1u);  // the first error is kept
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::seconds(5));
 }
 
 #ifdef LPLB_HAVE_NCCL

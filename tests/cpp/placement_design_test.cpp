@@ -167,6 +167,46 @@ TEST(DesignPlacement, LocalSearchNeverWorsensTheSampleObjective) {
   }
 }
 
+TEST(DesignPlacement, NodeLocalKeepsEveryReplicaOnItsNode) {
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t N = std::uniform_int_distribution<int64_t>(1, 4)(rng);
+    const int64_t P = N * std::uniform_int_distribution<int64_t>(1, 8)(rng);
+    const int64_t G = N * std::uniform_int_distribution<int64_t>(1, 4)(rng);
+    const int64_t E = G * std::uniform_int_distribution<int64_t>(1, 8)(rng);
+    const int64_t n_local = (E + P - 1) / P + std::uniform_int_distribution<int64_t>(0, 3)(rng);
+    if ((P / N) * n_local < E / N) continue;
+    const auto predicted = test::random_loads(E, trial % 2 ? Skew::kZipf : Skew::kOneHot, 1e5, rng);
+    PlacementDesignOptions o;
+    o.slots_per_rank = n_local;
+    o.num_groups = G;
+    o.num_nodes = N;
+    std::vector<double> samples;  // every third trial: the local search must stay node-local too
+    if (trial % 3 == 0) {
+      o.search_moves = 60;
+      for (int k = 0; k < 4; ++k)
+        for (int64_t e = 0; e < E; ++e)
+          samples.push_back(std::floor(predicted[e] * std::uniform_real_distribution<double>(0.5, 1.5)(rng)));
+    }
+    const PlacementDesign d = design_placement(predicted, {}, P, samples, o);
+    ASSERT_EQ(static_cast<int64_t>(d.phy2log.size()), P * n_local);
+    std::vector<int32_t> node(E, -1), per_node(N, 0);
+    const int64_t slots_per_node = (P / N) * n_local;
+    for (int64_t s = 0; s < P * n_local; ++s) {
+      const int32_t e = d.phy2log[s], k = static_cast<int32_t>(s / slots_per_node);
+      if (node[e] < 0) {
+        node[e] = k;
+        ++per_node[k];
+      }
+      EXPECT_EQ(node[e], k) << "expert " << e << " on two nodes";
+    }
+    for (int64_t e = 0; e < E; ++e) EXPECT_GE(node[e], 0);
+    for (int64_t k = 0; k < N; ++k) EXPECT_EQ(per_node[k], E / N);
+    // Groups stay whole.
+    for (int64_t e = 0; e < E; ++e) EXPECT_EQ(node[e], node[e / (E / G) * (E / G)]);
+  }
+}
+
 template <typename F>
 void expect_invalid(F&& f, const std::string& needle) {
   try {
@@ -200,6 +240,14 @@ TEST(DesignPlacement, RejectsBadInput) {
   o.slots_per_rank = 3;
   o.count_deviations = -1;
   expect_invalid([&] { design_placement(w, {}, 2, {}, o); }, "count_deviations");
+  o.count_deviations = 0;
+  o.num_nodes = 3;
+  expect_invalid([&] { design_placement(w, {}, 2, {}, o); }, "num_nodes: must be > 0 and divide");
+  o.num_nodes = 2;
+  o.num_groups = 3;
+  expect_invalid([&] { design_placement(w, {}, 2, {}, o); }, "num_groups: must be > 0 and divide");
+  o.num_groups = 1;
+  expect_invalid([&] { design_placement(w, {}, 2, {}, o); }, "cannot be shared evenly by 2 nodes");
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ constexpr Entry kBalancers[] = {
     {"eplb_lp", &make_eplb_lp_balancer},
     {"lplb_lp", &make_lplb_lp_balancer},
     {"hybrid_lp", &make_hybrid_lp_balancer},
+    {"hybrid_node_lp", &make_hybrid_node_lp_balancer},
 };
 
 std::string known_names() {

@@ -56,7 +56,7 @@ class Balancer {
 };
 
 // Known methods, in table order: none, eplb, lplb_ipm, lplb_exact, lplb_moves,
-// lplb_time, eplb_lp, lplb_lp, hybrid_lp.
+// lplb_time, eplb_lp, lplb_lp, hybrid_lp, hybrid_node_lp.
 std::vector<std::string> balancer_names();
 
 // Throws InvalidArgument naming the CLI flag when the sizes do not fit
@@ -79,5 +79,6 @@ std::unique_ptr<Balancer> make_lplb_time_balancer(const BalancerContext& context
 std::unique_ptr<Balancer> make_eplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_hybrid_lp_balancer(const BalancerContext& context);
+std::unique_ptr<Balancer> make_hybrid_node_lp_balancer(const BalancerContext& context);
 
 }  // namespace lplb::sim

@@ -29,9 +29,12 @@ constexpr double kTieFraction = 0.2;
 
 class HybridLpBalancer final : public PlacementLpBalancer {
  public:
-  using PlacementLpBalancer::PlacementLpBalancer;
-  std::string name() const override { return "hybrid_lp"; }
-  std::string label() const override { return "hybrid + LP"; }
+  HybridLpBalancer(const BalancerContext& c, bool node_local)
+      : PlacementLpBalancer(c), node_local_(node_local) {}
+  std::string name() const override { return node_local_ ? "hybrid_node_lp" : "hybrid_lp"; }
+  std::string label() const override {
+    return node_local_ ? "hybrid node-local + LP" : "hybrid + LP";
+  }
 
   void step(std::span<const int64_t> counts, StepLoads& out) override {
     PlacementLpBalancer::step(counts, out);
@@ -50,6 +53,15 @@ class HybridLpBalancer final : public PlacementLpBalancer {
     o.tie_fraction = kTieFraction;
     o.count_deviations = kCountDeviations;
     o.pack_deviations = kPackDeviations;
+    if (node_local_) {
+      // Nodes of gpus_per_node ranks; the EPLB baseline's expert groups when
+      // they share out evenly, else single experts (finest node balance).
+      o.num_nodes = std::max<int64_t>(1, c_.ep_size / c_.gpus_per_node);
+      o.num_groups = c_.eplb_groups % o.num_nodes == 0 && c_.eplb_groups >= o.num_nodes
+                         ? c_.eplb_groups
+                         : E;
+      if (c_.ep_size % o.num_nodes != 0 || E % o.num_nodes != 0) o.num_nodes = o.num_groups = 1;
+    }
     return design_placement(predicted, deviation, c_.ep_size, {}, o).phy2log;
   }
 
@@ -78,13 +90,17 @@ class HybridLpBalancer final : public PlacementLpBalancer {
     }
   }
 
+  bool node_local_;
   std::deque<std::vector<int64_t>> recent_;
 };
 
 }  // namespace
 
 std::unique_ptr<Balancer> make_hybrid_lp_balancer(const BalancerContext& context) {
-  return std::make_unique<HybridLpBalancer>(context);
+  return std::make_unique<HybridLpBalancer>(context, false);
+}
+std::unique_ptr<Balancer> make_hybrid_node_lp_balancer(const BalancerContext& context) {
+  return std::make_unique<HybridLpBalancer>(context, true);
 }
 
 }  // namespace lplb::sim

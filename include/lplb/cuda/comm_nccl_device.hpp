@@ -26,8 +26,8 @@
 // publishes its n next to its counts; a rank that sees another n, or waits
 // longer than timeout_ms at the barrier (a rank that skipped a call, died or
 // is stuck), records the first such event in a device error record, writes
-// zeros to its output and stops exchanging: the others then time out too,
-// so every rank reports. check_errors() turns the record into
+// zeros to its output and stops exchanging: the others then time out at
+// their next call at the latest, so every rank reports. check_errors() turns the record into
 // InvalidArgument (sizes) or Error (timeout). The record is sticky: after an
 // error, destroy the exchange on every rank and build a new one.
 //

@@ -10,7 +10,6 @@
 #include <dlfcn.h>
 #include <nccl.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -432,10 +431,13 @@ void NcclDeviceExchange::Impl::choose_mode() {
       why = "the loaded NCCL lacks device-API symbols: " + api.missing;
     } else {
       const ncclTeam_t lsa = api.team_lsa(comm->comm());
-      if (lsa.nRanks == size) {
+      if (lsa.nRanks <= 0) {  // NCCL returns an empty team when its device runtime fails
+        why = "ncclTeamLsa returned an empty team: NCCL's device runtime could not start "
+              "(no CUDA VMM / cuMem support? NCCL_CUMEM_ENABLE=0?)";
+      } else if (lsa.nRanks == size) {
         proposal = 2;
       } else if (!options.allow_gin) {
-        why = "the ranks span " + std::to_string(size / std::max(1, lsa.nRanks)) +
+        why = "the ranks span " + std::to_string(size / lsa.nRanks) +
               " LSA teams and GIN is disabled by the options";
       } else {
 #ifdef LPLB_NCCL_GIN

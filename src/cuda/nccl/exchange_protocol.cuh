@@ -25,7 +25,8 @@
 // Failures: a timeout or an n mismatch is recorded once in ExchangeError
 // (first event wins), the block writes zeros to its slice, and from then on
 // every call only writes zeros (sticky) and no longer arrives, so the peers
-// time out and record an error too: every rank reports, none hangs.
+// time out at their next call at the latest and record an error too: every
+// rank reports, none hangs.
 #pragma once
 
 #include <cuda/atomic>
