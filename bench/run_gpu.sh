@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, tests and benchmarks the CUDA backend on a GPU machine in one go;
-# logs go to $OUT (default ./gpu-out).
+# logs go to $OUT (default build-gpu/out).
 #
 #   bench/run_gpu.sh            configure + build build-gpu (needs the project's
 #                               dependencies: nlohmann-json, fmt, GTest,
@@ -29,7 +29,7 @@ if [ "${1:-}" = "--pack" ]; then
   exit 0
 fi
 
-OUT=${OUT:-$PWD/gpu-out}
+OUT=${OUT:-$PWD/build-gpu/out}
 mkdir -p "$OUT"
 bin=${1:-}
 if [ -z "$bin" ]; then

@@ -18,9 +18,16 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws InvalidArgument("<arg>: <message>") when `cond` is false.
+// Throws InvalidArgument("<arg>: <message>").
+[[noreturn]] inline void throw_arg(const char* arg, const std::string& message) {
+  throw InvalidArgument(std::string(arg) + ": " + message);
+}
+
+// Throws InvalidArgument("<arg>: <message>") when `cond` is false. The message
+// is built before the call: in per-element loops on hot paths write
+// `if (!cond) throw_arg(...)` instead, so it is built only on failure.
 inline void check_arg(bool cond, const char* arg, const std::string& message) {
-  if (!cond) throw InvalidArgument(std::string(arg) + ": " + message);
+  if (!cond) throw_arg(arg, message);
 }
 
 }  // namespace lplb

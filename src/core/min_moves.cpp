@@ -119,14 +119,14 @@ MoveResult solve_group_min_moves(const Topology& topology, const double* fixed,
   double total = 0.0;
   std::vector<double> load(S);
   for (int i = 0; i < S; ++i) {
-    check_arg(std::isfinite(fixed[i]) && fixed[i] >= 0, "fixed",
-              "entry " + std::to_string(i) + " is negative or not finite");
-    check_arg(std::isfinite(cap[i]), "cap", "entry " + std::to_string(i) + " is not finite");
+    if (!(std::isfinite(fixed[i]) && fixed[i] >= 0))
+      throw_arg("fixed", "entry " + std::to_string(i) + " is negative or not finite");
+    if (!std::isfinite(cap[i])) throw_arg("cap", "entry " + std::to_string(i) + " is not finite");
     load[i] = fixed[i];
     for (int d = 0; d < D; ++d) {
       const double b = block[i * D + d];
-      check_arg(std::isfinite(b) && b >= 0, "block",
-                "entry " + std::to_string(i * D + d) + " is negative or not finite");
+      if (!(std::isfinite(b) && b >= 0))
+        throw_arg("block", "entry " + std::to_string(i * D + d) + " is negative or not finite");
       load[i] += b;
     }
     total += load[i];

@@ -28,10 +28,10 @@ void check_workload(std::span<const double> w, int64_t E, const char* arg) {
                 std::to_string(w.size()));
   double total = 0;
   for (size_t e = 0; e < w.size(); ++e) {
-    check_arg(std::isfinite(w[e]), arg,
-              "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
-    check_arg(w[e] >= 0, arg, "entry " + std::to_string(e) + " is negative (" +
-                                  std::to_string(w[e]) + ")");
+    if (!std::isfinite(w[e]))
+      throw_arg(arg, "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
+    if (w[e] < 0)
+      throw_arg(arg, "entry " + std::to_string(e) + " is negative (" + std::to_string(w[e]) + ")");
     total += w[e];
   }
   check_arg(total <= kMaxExactTotal, arg, "total exceeds 2^53 and cannot be summed exactly");
@@ -82,11 +82,6 @@ const Mapping& Planner::update_redundancy_mapping(std::span<const double> histor
   if (!history.empty()) {
     check_workload(history, E, "history");
     const int64_t nodes = std::max<int64_t>(1, P / options_.gpus_per_node);
-    // EPLB needs whole nodes; say so here rather than let it blame num_gpus.
-    check_arg(P % nodes == 0, "gpus_per_node",
-              std::to_string(options_.gpus_per_node) + " splits ep_size " + std::to_string(P) +
-                  " into " + std::to_string(nodes) + " nodes unevenly (ep_size must be a "
-                  "multiple of ep_size / gpus_per_node)");
     EplbResult r = rebalance_experts(history.data(), 1, E, E, G, nodes, P);
     order = std::move(r.phy2log);
     for (int64_t rank = 0; rank < P; ++rank) {
@@ -204,7 +199,7 @@ SolveOutput Planner::solve(std::span<const double> workload) const {
 SolveOutput Planner::solve(std::span<const int64_t> workload) const {
   std::vector<double> w(workload.size());
   for (size_t e = 0; e < w.size(); ++e) {
-    check_arg(workload[e] >= 0, "workload", "entry " + std::to_string(e) + " is negative");
+    if (workload[e] < 0) throw_arg("workload", "entry " + std::to_string(e) + " is negative");
     w[e] = static_cast<double>(workload[e]);
   }
   return solve(std::span<const double>(w));
@@ -238,7 +233,7 @@ void Planner::map_impl(std::span<const Id> ids, std::span<const double> probs,
   check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
             "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
   for (size_t k = 0; k < probs.size(); ++k)
-    check_arg(!std::isnan(probs[k]), "probs", "entry " + std::to_string(k) + " is NaN");
+    if (std::isnan(probs[k])) throw_arg("probs", "entry " + std::to_string(k) + " is NaN");
   const std::vector<int64_t> totals = count_impl(ids);  // validates ids
   const int64_t E = options_.num_experts;
   std::vector<int64_t> kept(E), seen(E, 0);

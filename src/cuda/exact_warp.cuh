@@ -10,7 +10,7 @@
 // and relabels keep the labelling valid (a push v -> w needs h(v) = h(w) + 1,
 // so w cannot push back along the same edge in that pulse). Exact labels
 // come from a parallel BFS (Bellman-Ford rounds from the sink) at the start
-// of every max-flow and every S pulses; ranks that cannot reach the sink
+// of every max-flow and every 8 pulses; ranks that cannot reach the sink
 // get the label `dead` and keep their excess. Every sum runs in a fixed
 // order, so the result is deterministic; it reaches the same optimum as the
 // CPU solver (the optimum max load is unique), though the probs achieving it
@@ -24,6 +24,7 @@
 namespace lplb::cuda::detail {
 
 constexpr int kWarpExactMaxPulses = 1 << 14;
+constexpr int kGlobalRelabelPulses = 8;
 
 struct WarpExactResult {
   int32_t code;  // lplb::detail::LpCode
@@ -266,7 +267,10 @@ __device__ WarpExactResult warp_exact_solve(int S, const int32_t* r2o, const int
         }
       }
       // Relabel phase (labels of the pulse's start, residuals after it).
-      if (pulse % S == 0) {
+      // Exact labels every kGlobalRelabelPulses pulses: on hard S = 64
+      // instances this cuts the pulses ~6x (132 -> 20) for the same number
+      // of BFS sweeps (CPU emulation of this kernel).
+      if (pulse % kGlobalRelabelPulses == 0) {
         global_relabel();
         continue;
       }

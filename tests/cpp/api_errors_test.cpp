@@ -154,12 +154,6 @@ std::vector<Case> cases() {
          Planner p = pl;
          p.update_redundancy_mapping(w32(-5, 3));
        }},
-      {"Planner::update_redundancy_mapping", "P / gpus_per_node nodes do not divide P",
-       "gpus_per_node",
-       [] {
-         Planner p(Topology::named("ring:5"), options(10, 5, 1, 2));
-         p.update_redundancy_mapping(std::vector<double>(10, 1.0));
-       }},
       {"Planner::count", "id = E", "ids",
        [&] {
          pl.count(std::vector<int32_t>{0, 32});

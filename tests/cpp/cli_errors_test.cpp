@@ -292,13 +292,6 @@ TEST_F(CliErrors, PlanHugeExperts) {
                    {"num_experts"});
 }
 
-TEST_F(CliErrors, PlanGpusPerNodeSplitsNodesUnevenly) {
-  // 16 ranks at 5 GPUs per node make 3 nodes of 5.33 GPUs; EPLB needs whole ones.
-  expect_bad_input(plan(path("w32.json"), "--gpus-per-node 5 --history '" + path("w32.json") + "'",
-                        "ring:4", "--experts 32 --ep 16 --redundant 1"),
-                   {"gpus_per_node"});
-}
-
 TEST_F(CliErrors, PlanUnknownSolver) {
   expect_bad_input(plan(path("w32.json"), "--solver simplex"), {"solver", "simplex"});
 }

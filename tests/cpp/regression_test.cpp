@@ -72,18 +72,20 @@ TEST(Regression, TopologyEntryAboveInt64) {
 // count_map_fuzz: with ep_size 5 and gpus_per_node 2, the EPLB reorder ran
 // with 2 nodes for 5 GPUs and failed with "num_gpus: must be a multiple of
 // num_nodes" -- an argument the caller never passed.
+// Nodes that do not divide the redundancy groups send the reference's EPLB to
+// its global policy (one group, one node); the planner must accept it too.
 TEST(Regression, HistoryWithUnevenNodes) {
   PlannerOptions o;
   o.num_experts = 10;
   o.ep_size = 5;
   o.redundant_per_rank = 1;
-  o.gpus_per_node = 2;
+  o.gpus_per_node = 2;  // 2 "nodes" for 1 group: global policy
   Planner p(Topology::named("ring:5"), o);
   const std::vector<double> history = {9, 1, 8, 2, 7, 3, 6, 4, 5, 0};
-  expect_invalid([&] { p.update_redundancy_mapping(history); }, "gpus_per_node", "ep_size 5");
-  o.gpus_per_node = 5;  // one whole node: fine
+  const Mapping uneven = p.update_redundancy_mapping(history);
+  o.gpus_per_node = 5;  // one whole node: the same global policy
   Planner q(Topology::named("ring:5"), o);
-  EXPECT_NO_THROW(q.update_redundancy_mapping(history));
+  EXPECT_EQ(q.update_redundancy_mapping(history).phy2log, uneven.phy2log);
 }
 
 }  // namespace
