@@ -21,7 +21,10 @@ SANITIZE_EXCLUDE=${SANITIZE_EXCLUDE:-'Cuda|Nccl|Mpi'}
 
 start=$(date +%s)
 echo "== sanitize: build ($CXX_SANITIZE, ASan+UBSan, $BUILD_DIR)"
+# -O1 -g1 compiles in half the time of -O2 -g and still gives ASan/UBSan
+# reports with file:line; NDEBUG stays off so debug-only checks run too.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DCMAKE_CXX_COMPILER="$CXX_SANITIZE" -DLPLB_SANITIZE=address,undefined \
   -DLPLB_TESTS=ON -DLPLB_CUDA=OFF -DLPLB_MPI=OFF -DLPLB_BENCH=OFF -DLPLB_PYTHON=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS"

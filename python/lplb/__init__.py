@@ -2,7 +2,8 @@
 
 A drop-in for deepseek-ai/LPLB (`lplb.Planner`) and deepseek-ai/EPLB
 (`lplb.rebalance_experts`) backed by a C++ core (and a CUDA backend when
-built with one). Works on numpy arrays and torch tensors through DLPack,
+built with one), plus the exact per-batch LP over any replica placement
+(`lplb.PlacementPlanner`, `lplb.design_placement`). Works on numpy arrays and torch tensors through DLPack,
 without linking against libtorch. See docs/PYTHON.md.
 """
 
@@ -13,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._core import SolveOutput, Topology
+from ._core import CostModel, SolveOutput, Topology
 from .eplb import rebalance_experts
+from .placement import PlacementPlanner, design_placement
 from .planner import Planner
 
 __version__: str = _core.__version__
@@ -36,9 +38,12 @@ def imbalance(loads: Any) -> float:
 
 
 __all__ = [
+    "CostModel",
+    "PlacementPlanner",
     "Planner",
     "SolveOutput",
     "Topology",
+    "design_placement",
     "has_cuda",
     "imbalance",
     "rebalance_experts",

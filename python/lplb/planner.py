@@ -1,8 +1,10 @@
 """lplb.Planner: a drop-in for deepseek-ai/LPLB's `lplb.Planner`.
 
 Same constructor, same methods, same shapes and dtypes; extra keyword-only
-options choose the LP solver and the EPLB node size. Works on numpy arrays
-and torch tensors (CPU and CUDA) without linking against libtorch.
+options choose the LP solver, the EPLB node size and the objective (token
+count or modelled GEMM time, optionally moving the fewest tokens). Works on
+numpy arrays and torch tensors (CPU and CUDA) without linking against
+libtorch.
 
 Notation (SPEC section 2): E logical experts, P = ep_size ranks, S ranks per
 redundancy group (rows of redundant_to_original), D replicated blocks per
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _arrays, _core
+from . import _arrays, _core, _objective
 from ._arrays import Kind
 
 if TYPE_CHECKING:
@@ -52,6 +54,10 @@ class Planner:
         gpus_per_node: int = 8,
         max_ids: int = 1 << 24,
         check_errors: bool = False,
+        objective: str = "tokens",
+        cost_model: Any = None,
+        min_moves: bool = False,
+        move_tolerance: float = 0.0,
     ) -> None:
         """
         :param redundant_to_original: int [S, D] (array, tensor or nested list).
@@ -71,6 +77,24 @@ class Planner:
             grows outside CUDA graph capture when exceeded).
         :param check_errors: on the GPU, synchronise after every call and raise
             on bad ids or workloads (off: call `check_errors()` yourself).
+        :param objective: 'tokens' (default: minimise the largest rank's token
+            count, SPEC 5.3) or 'time' (minimise the largest rank's modelled
+            GEMM time under `cost_model`; needs solver='exact').
+        :param cost_model: None (the H200 fit, `lplb.CostModel()`), an
+            lplb.CostModel, or a dict with any of a_us, b_us_per_token,
+            c_us_per_expert (numbers) and speed, extra_us (one entry per rank);
+            missing keys keep their defaults. time(r) = extra_us[r] + (a_us +
+            b_us_per_token * tokens + c_us_per_expert * active) / speed[r].
+            Used by objective='time' and for plan()'s time_before/time_after.
+        :param min_moves: secondary objective (needs solver='exact'): among
+            splits whose maximum is within (1 + move_tolerance) of the optimum,
+            move the fewest tokens across nodes (of gpus_per_node ranks), then
+            the fewest in all.
+        :param move_tolerance: relative slack for min_moves, finite and >= 0.
+
+        Anything but objective='tokens' without min_moves runs on the CPU
+        only: solve_probs() and run() raise ValueError for CUDA tensors then
+        (plan(), solve() and rank_loads() accept any device).
         :raises ValueError: on sizes or a matrix that do not fit together.
         :raises TypeError: on arguments of the wrong type or dtype.
         """
@@ -111,6 +135,9 @@ class Planner:
         gpn = _arrays.py_int(gpus_per_node, "gpus_per_node", 1)
         if not isinstance(solver, str):
             raise TypeError(f"solver: expected 'exact' or 'ipm', got {type(solver).__name__}")
+        objective, min_moves, move_tolerance = _objective.check_options(
+            objective, min_moves, move_tolerance
+        )
         self._core = _core.Planner(
             topology,
             n_logical,
@@ -118,6 +145,10 @@ class Planner:
             extra // ep,
             gpn,
             solver,
+            objective,
+            _objective.cost_model(cost_model, ep),
+            min_moves,
+            move_tolerance,
         )
         c = self._core
 
@@ -155,6 +186,25 @@ class Planner:
         return self._core.solver
 
     @property
+    def objective(self) -> str:
+        """'tokens' or 'time'."""
+        return self._core.objective
+
+    @property
+    def cost_model(self) -> dict[str, Any]:
+        """The cost model's fields (a_us, b_us_per_token, c_us_per_expert,
+        speed, extra_us) as a dict."""
+        return _objective.as_dict(self._core.cost_model)
+
+    @property
+    def min_moves(self) -> bool:
+        return self._core.min_moves
+
+    @property
+    def move_tolerance(self) -> float:
+        return self._core.move_tolerance
+
+    @property
     def core(self) -> Any:
         """The underlying lplb._core.Planner (host arrays only)."""
         return self._core
@@ -164,7 +214,9 @@ class Planner:
             f"lplb.Planner(topology={self.group_size}x{self.num_redundants}, "
             f"experts={self.n_logical_routed_experts}, ep_size={self.ep_size}, "
             f"redundant_per_rank={self.n_local_routed_experts - self.n_local_logical_routed_experts}, "
-            f"solver={self.solver!r})"
+            f"solver={self.solver!r}, objective={self.objective!r}"
+            + (f", min_moves=True, move_tolerance={self.move_tolerance}" if self.min_moves else "")
+            + ")"
         )
 
     def init_from_deep_ep(self, buffer: Any) -> None:
@@ -196,9 +248,47 @@ class Planner:
         :param workload: [E] numeric, finite and >= 0 (any device; not reduced
             across the group).
         :return: lplb._core.SolveOutput with numpy `probs` [G * S * D],
-            `load_before` [P], `load_after` [P], `solve_us`, `ipm_fallbacks`.
+            `load_before` [P], `load_after` [P], `time_before` [P],
+            `time_after` [P], `tokens_moved`, `tokens_cross_node`, `solve_us`,
+            `ipm_fallbacks`. See plan() for the same as a dict of arrays of
+            the workload's kind.
         """
         return self._core.solve(self._host_workload(workload, "workload"))
+
+    def plan(self, workload: Array) -> dict[str, Any]:
+        """Solves every group's LP on the host (any objective) and reports it.
+
+        :param workload: [E] numeric, finite and >= 0 (numpy, list, or a torch
+            tensor on any device; not reduced across the group).
+        :return: a dict; arrays are float64 of the workload's kind and device:
+            `probs` [G, S, D] (share of each block kept on its original rank),
+            `load_before` / `load_after` [P] (tokens per rank, all on their
+            original rank / with probs applied), `time_before` / `time_after`
+            [P] (modelled GEMM time in us under cost_model; a rank's active
+            experts are those receiving tokens), and floats
+            `imbalance_before` / `imbalance_after` (max / mean of the loads),
+            `tokens_moved` (tokens sent to a copy), `tokens_cross_node` (the
+            part whose copy is on another node of gpus_per_node ranks),
+            `solve_us`, and int `ipm_fallbacks`.
+        """
+        w = _arrays.as_array(workload, "workload", allow_sequence=True)
+        out = self._core.solve(self._host_workload(w, "workload"))
+        kind = Kind.of(w)
+        shape_p = (self.n_group, self.group_size, self.num_redundants)
+        load_before, load_after = out.load_before, out.load_after
+        return {
+            "probs": kind.from_host(out.probs).reshape(shape_p),
+            "load_before": kind.from_host(load_before),
+            "load_after": kind.from_host(load_after),
+            "imbalance_before": _core.imbalance(load_before),
+            "imbalance_after": _core.imbalance(load_after),
+            "time_before": kind.from_host(out.time_before),
+            "time_after": kind.from_host(out.time_after),
+            "tokens_moved": out.tokens_moved,
+            "tokens_cross_node": out.tokens_cross_node,
+            "solve_us": out.solve_us,
+            "ipm_fallbacks": out.ipm_fallbacks,
+        }
 
     def rank_loads(self, workload: Array, probs: Array | None = None) -> np.ndarray:
         """float64 [P] numpy: per-rank loads of workload [E] with probs
@@ -295,6 +385,7 @@ class Planner:
         _arrays.check_numeric_dtype(w, "workload")
         _arrays.check_numel(w, self.n_logical_routed_experts, "workload", "one per logical expert")
         self._check_counter(avail_counter)
+        self._check_device_objective(w, "workload")
         w = _arrays.flat(w)
         if self.ep_group is not None:
             w = self._all_reduce(w)
@@ -368,6 +459,7 @@ class Planner:
         """
         ids, shape = self._ids(idx)
         self._check_counter(avail_counter)
+        self._check_device_objective(ids, "idx")
         if n_sms is not None:
             _arrays.py_int(n_sms, "n_sms", 1)
         if _arrays.is_cuda(ids) and self._gpu is not None:
@@ -444,6 +536,17 @@ class Planner:
         if h.dtype != np.float32:
             h = h.astype(np.float64, copy=False)
         return np.ascontiguousarray(h)
+
+    def _check_device_objective(self, a: Array, name: str) -> None:
+        """The CUDA planner solves the default objective only."""
+        if not _arrays.is_cuda(a) or (self.objective == "tokens" and not self.min_moves):
+            return
+        what = f"objective={self.objective!r}" + (" with min_moves=True" if self.min_moves else "")
+        raise ValueError(
+            f"objective: {what} runs on the CPU only (the CUDA planner solves "
+            f"objective='tokens' without min_moves), but {name} is a tensor on {a.device}; "
+            "move it with .cpu(), or use Planner.plan() for a host solve"
+        )
 
     @staticmethod
     def _check_counter(avail_counter: Array | None) -> None:

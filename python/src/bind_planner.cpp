@@ -11,6 +11,7 @@
 
 #include "bindings.hpp"
 #include "glue_planner.hpp"
+#include "lplb/cost_model.hpp"
 #include "lplb/planner.hpp"
 
 namespace lplb::python {
@@ -80,23 +81,42 @@ void bind_planner(nb::module_& m) {
           "float64 [P]: per-rank load with probs applied.")
       .def_ro("solve_us", &SolveOutput::solve_us, "Wall time of the LPs in microseconds.")
       .def_ro("ipm_fallbacks", &SolveOutput::ipm_fallbacks,
-              "Groups where the IPM failed its convergence test and fell back to 0.5.");
+              "Groups where the IPM failed its convergence test and fell back to 0.5.")
+      .def_ro("tokens_moved", &SolveOutput::tokens_moved,
+              "Tokens sent to a copy instead of their expert's original rank.")
+      .def_ro("tokens_cross_node", &SolveOutput::tokens_cross_node,
+              "The part of tokens_moved whose copy is on another node (gpus_per_node ranks).")
+      .def_prop_ro(
+          "time_before", [](const SolveOutput& s) { return copy_1d(s.time_before); },
+          nb::rv_policy::move, "float64 [P]: modelled GEMM time (us), all tokens on their original rank.")
+      .def_prop_ro(
+          "time_after", [](const SolveOutput& s) { return copy_1d(s.time_after); },
+          nb::rv_policy::move, "float64 [P]: modelled GEMM time (us) with probs applied.");
 
   nb::class_<Planner> c(m, "Planner", "The CPU planner (lplb::Planner).");
   c.def(
        "__init__",
        [](Planner* self, const Topology& topology, int64_t num_experts, int64_t ep_size,
-          int64_t redundant_per_rank, int64_t gpus_per_node, const std::string& solver) {
+          int64_t redundant_per_rank, int64_t gpus_per_node, const std::string& solver,
+          const std::string& objective, std::optional<CostModel> cost_model, bool min_moves,
+          double move_tolerance) {
          PlannerOptions o;
          o.num_experts = num_experts;
          o.ep_size = ep_size;
          o.redundant_per_rank = redundant_per_rank;
          o.gpus_per_node = gpus_per_node;
          o.solver = parse_solver(solver);
+         o.objective.kind = parse_objective(objective);
+         if (cost_model) o.objective.model = *cost_model;
+         o.objective.min_moves = min_moves;
+         o.objective.move_tolerance = move_tolerance;
          new (self) Planner(topology, o);
        },
        "topology"_a, "num_experts"_a, "ep_size"_a, "redundant_per_rank"_a,
-       "gpus_per_node"_a = 8, "solver"_a = "exact")
+       "gpus_per_node"_a = 8, "solver"_a = "exact", "objective"_a = "tokens",
+       "cost_model"_a = nb::none(), "min_moves"_a = false, "move_tolerance"_a = 0.0,
+       "objective: 'tokens' or 'time'; cost_model: None (the default CostModel) or a "
+       "CostModel; min_moves, move_tolerance: the secondary objective (lplb/cost_model.hpp).")
       .def_prop_ro("topology", &Planner::topology)
       .def_prop_ro("num_experts", [](const Planner& p) { return p.options().num_experts; })
       .def_prop_ro("ep_size", [](const Planner& p) { return p.options().ep_size; })
@@ -104,6 +124,12 @@ void bind_planner(nb::module_& m) {
                    [](const Planner& p) { return p.options().redundant_per_rank; })
       .def_prop_ro("gpus_per_node", [](const Planner& p) { return p.options().gpus_per_node; })
       .def_prop_ro("solver", [](const Planner& p) { return std::string(solver_name(p.options().solver)); })
+      .def_prop_ro("objective",
+                   [](const Planner& p) { return std::string(objective_name(p.options().objective.kind)); })
+      .def_prop_ro("cost_model", [](const Planner& p) { return p.options().objective.model; })
+      .def_prop_ro("min_moves", [](const Planner& p) { return p.options().objective.min_moves; })
+      .def_prop_ro("move_tolerance",
+                   [](const Planner& p) { return p.options().objective.move_tolerance; })
       .def_prop_ro("num_groups", &Planner::num_groups)
       .def_prop_ro("n_local_logical", &Planner::n_local_logical)
       .def_prop_ro("n_local", &Planner::n_local)

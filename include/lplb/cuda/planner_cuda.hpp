@@ -37,7 +37,8 @@
 namespace lplb::cuda {
 
 struct CudaPlannerOptions {
-  // Largest number of ids (tokens x topk) passed to one count/map/run call.
+  // Largest number of ids (tokens x topk) passed to one count/map/run call,
+  // < 2^31.
   int64_t max_ids = int64_t{1} << 24;
   // Largest number of layers solved by one solve_layers() launch.
   int64_t max_layers = 1;
@@ -107,15 +108,21 @@ class CudaPlanner {
   }
 
   // counts()[e] = number of ids equal to e, ids[n] int32 or int64 in
-  // [-1, E) (-1 skipped), 0 <= n <= max_ids. Also records per-block
-  // partial counts that the next map() of the same ids needs.
+  // [-1, E) (-1 skipped; others set kErrorBadId), 0 <= n <= max_ids. Also
+  // records the per-tile counts that the next map() of the same ids needs.
   void count(const int32_t* ids, int64_t n, cudaStream_t stream);
   void count(const int64_t* ids, int64_t n, cudaStream_t stream);
 
   // The LPs of every group in one launch, for workload[E] (device, int64
   // counts, e.g. counts() or its all-reduced sum, or double, finite and
   // >= 0). probs()[P*D] receives the result, group_results()[G] the
-  // outcomes. A group with no load, or already balanced, exits early.
+  // outcomes. A group with no load, or already balanced, exits early. A
+  // group with a bad entry gets probs 1 and sets kErrorBadWorkload.
+  // Exact: one warp per group, the CPU's optimum (max load within 1e-6);
+  // the probs themselves may differ from the CPU's where the optimum is not
+  // unique (exact_single_thread gives the CPU's probs bit for bit).
+  // IPM: normalised by the layer's largest workload entry, as
+  // Planner::solve; results bit-identical to the CPU backend's IPM.
   void solve(const int64_t* workload, cudaStream_t stream);
   void solve(const double* workload, cudaStream_t stream);
   // Several layers sharing this placement in one launch: workload
@@ -126,10 +133,14 @@ class CudaPlanner {
   void solve_layers(const double* workload, int64_t num_layers, double* probs,
                     GroupResult* results, cudaStream_t stream);
 
-  // out[k] = physical id of ids[k] (-1 kept) with probs[P*D] (device;
-  // nullptr means probs()). Needs the preceding count() on this stream to
-  // have seen the same ids (same n): token k of expert e is the e's j-th in
-  // input order, j from count()'s partial counts. out may not alias ids.
+  // out[k] = physical id of ids[k] (-1 kept; an invalid id also gives -1,
+  // count() has flagged it) with probs[P*D] (device; nullptr means
+  // probs()). Needs the preceding count() on this stream to have seen the
+  // same ids (same n; kErrorStaleCount otherwise): the j-th token of expert
+  // e in input order stays on the original iff stays_on_original(j,
+  // round(p T_e), T_e) (common/split.hpp), j from count()'s per-tile counts,
+  // so the result equals Planner::map's for any launch tiling. out may not
+  // alias ids.
   void map(const int32_t* ids, int64_t n, int32_t* out, cudaStream_t stream,
            const double* probs = nullptr);
   void map(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t stream,
