@@ -24,3 +24,11 @@ ctest --test-dir build --output-on-failure -j"$JOBS" --timeout 600
 
 echo "== Python package and tests"
 bash scripts/test-python.sh
+
+echo "== C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+bash scripts/sanitize.sh
+
+echo "== fuzzing, bounded (longer runs: see docs/RELIABILITY.md)"
+FUZZ_SEED=${FUZZ_SEED:-1} bash scripts/fuzz.sh
+
+echo "== all test suites passed"
