@@ -24,7 +24,8 @@ class Communicator;  // lplb/comm.hpp
 
 struct PlacementSolveOutput {
   // [num_physical]: share of its expert's tokens sent to each physical slot;
-  // an expert's shares sum to 1 (an expert without tokens: split evenly).
+  // an expert's shares sum to 1 (an expert without tokens gets any valid split: evenly
+  // when its replicas share no rank set with loaded experts; no token moves either way).
   std::vector<double> shares;
   std::vector<double> load_before;  // [P] every expert split evenly over its replicas
   std::vector<double> load_after;   // [P] with `shares` applied

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _arrays, _core
 
-OBJECTIVES = ("tokens", "time")
+OBJECTIVES = tuple(_core.objective_names())  # ("tokens", "time")
 _SCALARS = ("a_us", "b_us_per_token", "c_us_per_expert")
 _PER_RANK = ("speed", "extra_us")
 

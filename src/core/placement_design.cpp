@@ -378,6 +378,8 @@ PlacementDesign design_placement(std::span<const double> predicted,
   check_arg(E > 0, "predicted", "is empty");
   check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
   check_arg(n_local > 0, "slots_per_rank", "must be > 0, got " + std::to_string(n_local));
+  check_arg(std::isfinite(options.tie_fraction) && options.tie_fraction >= 0, "tie_fraction",
+            "must be finite and >= 0, got " + std::to_string(options.tie_fraction));
   const int64_t G = options.num_groups, N = options.num_nodes;
   check_arg(N > 0 && P % N == 0, "num_nodes",
             "must be > 0 and divide ep_size " + std::to_string(P) + ", got " + std::to_string(N));

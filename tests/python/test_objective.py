@@ -319,6 +319,20 @@ def test_cuda_tensors_need_the_default_objective():
     np.testing.assert_array_equal(planner.run(ids).cpu().numpy(), planner.run(ids.cpu()).numpy())
 
 
+def test_cuda_check_without_a_gpu(monkeypatch):
+    """The same check on any machine: every array pretends to be on a GPU."""
+    cfg = CONFIGS[0]
+    ids = draw_ids(np.random.default_rng(0), cfg.experts, (64, 4))
+    planner = make_planner(cfg, objective="time")
+    counts, _ = planner.count_workload(ids)
+    monkeypatch.setattr(lplb._arrays, "is_cuda", lambda a: True)
+    with pytest.raises(ValueError, match=r"objective: objective='time' runs on the CPU only .* but workload is a tensor on"):
+        planner.solve_probs(counts)
+    planner = make_planner(cfg, min_moves=True)
+    with pytest.raises(ValueError, match=r"objective: objective='tokens' with min_moves=True runs on the CPU only .* idx"):
+        planner.run(ids)
+
+
 # -- options ---------------------------------------------------------------------------
 
 

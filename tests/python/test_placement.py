@@ -263,6 +263,18 @@ def test_cuda_tensors_raise():
             call()
 
 
+def test_cuda_check_without_a_gpu(monkeypatch):
+    """The same check on any machine: every array pretends to be on a GPU."""
+    p = lplb.PlacementPlanner(np.array([0, 1, 1, 0]), 2, 2)
+    monkeypatch.setattr(lplb._arrays, "is_cuda", lambda a: True)
+    with pytest.raises(TypeError, match=r"idx: PlacementPlanner runs on the CPU; move the tensor with \.cpu\(\)"):
+        p.run(np.zeros(4, np.int64))
+    with pytest.raises(TypeError, match=r"workload: PlacementPlanner runs on the CPU"):
+        p.solve(np.ones(2))
+    with pytest.raises(TypeError, match=r"phy2log: PlacementPlanner runs on the CPU"):
+        lplb.PlacementPlanner(np.array([0, 1, 1, 0]), 2, 2)
+
+
 # -- design_placement ----------------------------------------------------------------
 
 
