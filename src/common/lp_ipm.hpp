@@ -39,6 +39,23 @@ namespace lplb::detail {
 
 constexpr int kIpmSteps = 5;
 
+// Dot product of two sparse rows given as sorted column indices and values,
+// in index order (the CPU and the block-parallel GPU IPM share this order).
+LPLB_HD float sparse_row_dot(const int32_t* ci, const float* ai, int ni, const int32_t* ck,
+                             const float* ak, int nk) {
+  float s = 0.0f;
+  for (int p = 0, q = 0; p < ni && q < nk;) {
+    if (ci[p] < ck[q]) {
+      ++p;
+    } else if (ci[p] > ck[q]) {
+      ++q;
+    } else {
+      s += ai[p++] * ak[q++];
+    }
+  }
+  return s;
+}
+
 LPLB_HD constexpr int ipm_rows(int S, int D) { return S + S * D; }             // NC
 LPLB_HD constexpr int ipm_cols(int S, int D) { return 2 * S * D + S + 2; }     // NV
 LPLB_HD constexpr int ipm_row_nnz(int D) { return 2 * D + 3; }                 // per row, max
@@ -217,17 +234,7 @@ LPLB_HD IpmInfo ipm_iterate(int S, int D, const IpmWorkspace& ws, double* probs)
         const int32_t* ck = ws.col + k * R;
         const float* ak = ws.val + k * R;
         const int nk = ws.nnz[k];
-        float s = 0.0f;
-        for (int p = 0, q = 0; p < ni && q < nk;) {
-          if (ci[p] < ck[q]) {
-            ++p;
-          } else if (ci[p] > ck[q]) {
-            ++q;
-          } else {
-            s += ai[p++] * ak[q++];
-          }
-        }
-        ws.m[i * NC + k] = s;
+        ws.m[i * NC + k] = sparse_row_dot(ci, ai, ni, ck, ak, nk);
       }
     }
     // y = A X^2 c

@@ -226,17 +226,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
       const int32_t* ck = ws.col + k * R;
       const float* ak = ws.val + k * R;
       const int nk = ws.nnz[k];
-      float s = 0.0f;
-      for (int a = 0, b = 0; a < ni && b < nk;) {
-        if (ci[a] < ck[b]) {
-          ++a;
-        } else if (ci[a] > ck[b]) {
-          ++b;
-        } else {
-          s += ai[a++] * ak[b++];
-        }
-      }
-      ws.m[i * NC + k] = s;
+      ws.m[i * NC + k] = ld::sparse_row_dot(ci, ai, ni, ck, ak, nk);
     }
     for (int i = tid; i < NC; i += nt) {
       float s = 0.0f;
