@@ -29,6 +29,9 @@ step() {  # step NAME LIMIT_S COMMAND...
 }
 nvidia-smi -L | tee -a "$OUT/summary.txt"
 step cuda_planner_test 120 "$bin/cuda_planner_test"
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+step memcheck 150 env LPLB_CUDA_TEST_SMALL=1 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_planner_test"
+step racecheck 150 env LPLB_CUDA_TEST_SMALL=1 "$sanitizer" --tool racecheck --error-exitcode 9 "$bin/cuda_planner_test"
 step nccl_comm_test 60 "$bin/nccl_comm_test"
 step nccl_device_exchange_test 90 "$bin/nccl_device_exchange_test"
 step device_exchange_bench 60 "$bin/device_exchange_bench" 1000
