@@ -13,6 +13,34 @@ namespace {
 constexpr int64_t kMaxGroupSize = 1 << 16;
 constexpr int64_t kMaxSlots = 64;
 
+// Nesting depth allowed in JSON input. nlohmann's dump() and copies recurse
+// once per level, so a file of a million '[' would overflow the stack in an
+// error message; real inputs nest a few levels.
+constexpr int kMaxJsonDepth = 64;
+
+// True when no array/object in `text` nests deeper than kMaxJsonDepth
+// (brackets inside strings do not count).
+bool json_depth_ok(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 // Parses a decimal integer that must fill `text` completely.
 int64_t parse_int(std::string_view text, const char* what) {
   int64_t value = 0;
@@ -122,6 +150,9 @@ Topology Topology::named(std::string_view spec) {
 }
 
 Topology Topology::from_json_text(std::string_view text, const char* what) {
+  check_arg(json_depth_ok(text), what,
+            "JSON nests arrays or objects deeper than " + std::to_string(kMaxJsonDepth) +
+                " levels");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);

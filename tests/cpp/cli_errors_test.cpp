@@ -58,6 +58,7 @@ class CliErrors : public ::testing::Test {
     write("w3d.json", "[[[1, 2]]]");
     write("weights_ragged.json", "[[1, 2, 3, 4], [1, 2, 3]]");
     write("weights_negative.json", "[[1, 2, -3, 4]]");
+    write("deep.json", std::string(1000000, '[') + std::string(1000000, ']'));
     write("unreadable.json", "[1]");
     fs::permissions(dir_ / "unreadable.json", fs::perms::none);
     fs::create_directories(dir_ / "a_directory.json");
@@ -168,6 +169,13 @@ TEST_F(CliErrors, PlanWorkloadNotGzip) {
 TEST_F(CliErrors, PlanWorkloadNumberOverflow) {
   // 1e400 is valid JSON syntax but not a double: nlohmann throws out_of_range.
   expect_bad_input(plan(path("overflow.json")), {"--workload", "1e400"});
+}
+
+TEST_F(CliErrors, PlanWorkloadDeeplyNested) {
+  // Used to overflow the stack (SIGSEGV) in the error message's dump().
+  expect_bad_input(plan(path("deep.json")), {"--workload", "deeper than 64 levels"});
+  expect_bad_input(plan(path("w32.json"), "", path("deep.json")),
+                   {"topology", "deeper than 64 levels"});
 }
 
 // ---- lplb plan: values ------------------------------------------------------

@@ -51,4 +51,21 @@ TEST(FuzzCorpus, Placement) {
 }
 TEST(FuzzCorpus, CountMap) { EXPECT_GT(replay("count_map", lplb::fuzz::count_map::one_input), 0u); }
 
+// A new fuzz/<name>_fuzz.cpp must be included above and get a test and a
+// seed corpus; this catches one that was not.
+TEST(FuzzCorpus, EveryTargetIsReplayed) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> replayed = {"topology", "json_loaders", "eplb",
+                                             "lp",       "placement",    "count_map"};
+  for (const auto& entry : fs::directory_iterator(fs::path(LPLB_SOURCE_DIR) / "fuzz")) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with("_fuzz.cpp")) continue;
+    const std::string target = name.substr(0, name.size() - 9);
+    EXPECT_NE(std::find(replayed.begin(), replayed.end(), target), replayed.end())
+        << "fuzz/" << name << " is not replayed by fuzz_corpus_test";
+    EXPECT_TRUE(fs::is_directory(fs::path(LPLB_SOURCE_DIR) / "fuzz" / "corpus" / target))
+        << "fuzz/corpus/" << target << " is missing";
+  }
+}
+
 }  // namespace

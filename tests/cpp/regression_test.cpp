@@ -14,6 +14,7 @@
 #include "lplb/errors.hpp"
 #include "lplb/planner.hpp"
 #include "lplb/topology.hpp"
+#include "sim/trace.hpp"
 
 namespace lplb {
 namespace {
@@ -86,6 +87,26 @@ TEST(Regression, HistoryWithUnevenNodes) {
   o.gpus_per_node = 5;  // one whole node: the same global policy
   Planner q(Topology::named("ring:5"), o);
   EXPECT_EQ(q.update_redundancy_mapping(history).phy2log, uneven.phy2log);
+}
+
+// Found while writing docs/RELIABILITY.md: JSON nested a million levels deep
+// ("[[[[...]]]]") parsed fine, but the error message's dump() (and nlohmann's
+// copies) recurse once per level: stack overflow, SIGSEGV in the CLI. The
+// fuzzers' 4 KiB inputs could not nest deep enough to show it.
+TEST(Regression, DeeplyNestedJson) {
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  const std::string path = temp_file("deep.json", deep);
+  expect_invalid([&] { cli::read_json_file(path, "--workload"); }, "--workload", "deeper than 64");
+  expect_invalid([&] { sim::load_trace(path, "--trace"); }, "--trace", "deeper than 64");
+  expect_invalid([&] { Topology::from_json_text(deep); }, "topology", "deeper than 64");
+  expect_invalid([&] { Topology::from_json_text("{\"r2o\": " + deep + "}"); }, "topology",
+                 "deeper than 64");
+  std::remove(path.c_str());
+  // Brackets inside strings do not count; 64 levels are fine.
+  const std::string ok = std::string(63, '[') + "\"[[[[\\\"[[\"" + std::string(63, ']');
+  const std::string ok_path = temp_file("ok.json", ok);
+  EXPECT_NO_THROW(cli::read_json_file(ok_path, "--workload"));
+  std::remove(ok_path.c_str());
 }
 
 }  // namespace

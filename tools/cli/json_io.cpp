@@ -6,11 +6,40 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include "lplb/errors.hpp"
 
 namespace lplb::cli {
 namespace {
+
+// Nesting depth allowed in JSON input. nlohmann's dump() and copies recurse
+// once per level, so a file of a million '[' would overflow the stack in an
+// error message; real inputs nest a few levels.
+constexpr int kMaxJsonDepth = 64;
+
+// True when no array/object in `text` nests deeper than kMaxJsonDepth
+// (brackets inside strings do not count).
+bool json_depth_ok(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
 
 std::string read_gzip(const std::string& path, const char* arg) {
   gzFile f = gzopen(path.c_str(), "rb");
@@ -55,6 +84,9 @@ nlohmann::json read_json_file(const std::string& path, const char* arg) {
   const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
   const std::string text = gz ? read_gzip(path, arg) : read_plain(path, arg);
   check_arg(!text.empty(), arg, "file '" + path + "' is empty");
+  check_arg(json_depth_ok(text), arg,
+            "file '" + path + "' nests arrays or objects deeper than " +
+                std::to_string(kMaxJsonDepth) + " levels");
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
