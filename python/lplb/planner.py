@@ -327,13 +327,6 @@ class Planner:
                     f"got shape {tuple(w.shape)}"
                 )
             kind = Kind.of(w)
-            ep, nodes = self.ep_size, max(1, self.ep_size // self._core.gpus_per_node)
-            if ep % nodes:
-                raise ValueError(
-                    f"gpus_per_node: the EPLB reorder spreads ep_size {ep} ranks over "
-                    f"ep_size // gpus_per_node = {nodes} nodes, which does not divide "
-                    "evenly; pass Planner(..., gpus_per_node=N) with N dividing the ranks"
-                )
             with _arrays.renamed("history", "workload"):
                 self._core.update_redundancy_mapping(self._host_workload(w, "workload"))
         phy2log, log2phy, logcnt = self._core.mapping()

@@ -29,6 +29,12 @@ void validate(const double* weight, int64_t num_layers, const Sizes& s) {
   check_arg(s.num_replicas >= s.num_logical, "num_replicas",
             "must be >= the number of logical experts (" + str(s.num_logical) + "), got " +
                 str(s.num_replicas));
+  // The replication loop is O(replicas x experts): a cap keeps a mistyped
+  // size from running for minutes (real placements use 1-2x).
+  check_arg(static_cast<double>(s.num_replicas) * static_cast<double>(s.num_logical) <= 0x1p31,
+            "num_replicas",
+            "num_replicas x num_logical must be <= 2^31 (got " + str(s.num_replicas) + " x " +
+                str(s.num_logical) + ")");
   check_arg(s.num_replicas % s.num_gpus == 0, "num_replicas",
             "must be a multiple of num_gpus (" + str(s.num_gpus) + "), got " + str(s.num_replicas));
   // Group and node sizes matter only to the hierarchical policy; otherwise the

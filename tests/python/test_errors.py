@@ -141,11 +141,15 @@ def test_history_must_be_1d(planner):
         planner.update_redundancy_mapping(np.ones((16, 16)))
 
 
-def test_history_needs_nodes_that_divide_the_ranks():
-    p = lplb.Planner(np.array([[1], [2], [3], [4], [0]]), 25 * 4 + 20, 25 * 4, 20, gpus_per_node=6)
-    with pytest.raises(ValueError, match=r"gpus_per_node: .* 3 nodes"):
-        p.update_redundancy_mapping(np.ones(100))
-    p.update_redundancy_mapping()  # no history: no nodes needed
+def test_history_with_nodes_that_do_not_divide_the_groups_uses_the_global_policy():
+    # 20 ranks in 4 groups over 20 // 6 = 3 nodes: like the reference, EPLB
+    # falls back to its global policy (one group, one node).
+    r2o = np.array([[1], [2], [3], [4], [0]])
+    history = np.arange(100, dtype=np.float64) * 7 % 101 + 1
+    p = lplb.Planner(r2o, 25 * 4 + 20, 25 * 4, 20, gpus_per_node=6)
+    q = lplb.Planner(r2o, 25 * 4 + 20, 25 * 4, 20, gpus_per_node=20)
+    np.testing.assert_array_equal(p.update_redundancy_mapping(history)[0],
+                                  q.update_redundancy_mapping(history)[0])
 
 
 @pytest.mark.parametrize(
