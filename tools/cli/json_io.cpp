@@ -8,38 +8,14 @@
 #include <iostream>
 #include <string_view>
 
+#include "core/json_depth.hpp"
 #include "lplb/errors.hpp"
 
 namespace lplb::cli {
 namespace {
 
-// Nesting depth allowed in JSON input. nlohmann's dump() and copies recurse
-// once per level, so a file of a million '[' would overflow the stack in an
-// error message; real inputs nest a few levels.
-constexpr int kMaxJsonDepth = 64;
-
-// True when no array/object in `text` nests deeper than kMaxJsonDepth
-// (brackets inside strings do not count).
-bool json_depth_ok(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;  // skip the escaped character
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
+using detail::json_depth_ok;
+using detail::kMaxJsonDepth;
 
 std::string read_gzip(const std::string& path, const char* arg) {
   gzFile f = gzopen(path.c_str(), "rb");
