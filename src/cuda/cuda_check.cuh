@@ -27,3 +27,22 @@ namespace lplb::cuda::detail {
 
 // After a kernel launch: launch-configuration errors surface here.
 #define LPLB_CUDA_CHECK_LAUNCH() LPLB_CUDA_CHECK(cudaGetLastError())
+
+namespace lplb::cuda::detail {
+
+// Makes `device` current for a scope and restores the caller's device.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    LPLB_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != device) LPLB_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+}  // namespace lplb::cuda::detail

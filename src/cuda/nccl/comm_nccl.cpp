@@ -20,20 +20,7 @@ void check_nccl(ncclResult_t r, ncclComm_t comm, const char* call) {
               (detail.empty() ? "" : " (" + detail + ")"));
 }
 
-// Makes `device` current for a scope and restores the caller's device.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    LPLB_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) LPLB_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
+using detail::DeviceGuard;
 
 }  // namespace
 

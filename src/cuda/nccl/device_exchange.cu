@@ -46,19 +46,7 @@ std::string nccl_error(ncclResult_t r, ncclComm_t comm) {
   return s;
 }
 
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    LPLB_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) LPLB_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
+using detail::DeviceGuard;
 
 // Every rank learns whether all ranks succeeded (a host all-reduce, so also
 // a barrier). Fixed length: safe whatever the ranks disagree on.
