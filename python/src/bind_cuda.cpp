@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "common/lp_common.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
 #include "lplb/errors.hpp"
 
@@ -92,7 +93,8 @@ void def_solve(nb::class_<CudaPlanner>& c) {
 }  // namespace
 
 void bind_cuda(nb::module_& m) {
-  m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(LpStatus::kIpmFallback);
+  // GroupResult::code holds the kernels' LpCode, not lplb::LpStatus.
+  m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(detail::LpCode::kIpmFallback);
   nb::class_<CudaPlanner> c(m, "CudaPlanner", "The CUDA planner (lplb::cuda::CudaPlanner).");
   c.def(
        "__init__",
@@ -149,7 +151,7 @@ void bind_cuda(nb::module_& m) {
                        "cudaMemcpy2DAsync(codes)");
           },
           "out"_a, "stream"_a, Release(),
-          "Enqueues a copy of each group's LpStatus code (int32 [G]) into out.")
+          "Enqueues a copy of each group's solver code (GroupResult.code, int32 [G]) into out.")
       .def(
           "check_errors",
           [](CudaPlanner& p, uintptr_t stream) { p.check_errors(as_stream(stream)); },

@@ -185,8 +185,7 @@ std::vector<double> Planner::rank_loads(std::span<const double> workload,
       load[r] = fixed[r] + std::accumulate(&block[r * D], &block[r * D] + D, 0.0);
     return load;
   }
-  check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
-            "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
+  detail::check_length(probs.size(), num_probs(), "probs", nullptr);
   for (int64_t g = 0; g < num_groups(); ++g)
     group_loads(topology_, &fixed[g * S], &block[g * S * D], &probs[g * S * D], &load[g * S]);
   return load;
@@ -195,12 +194,10 @@ std::vector<double> Planner::rank_loads(std::span<const double> workload,
 template <typename Id>
 void Planner::map_impl(std::span<const Id> ids, std::span<const double> probs,
                        std::span<Id> out) const {
-  check_arg(out.size() == ids.size(), "out",
-            "expected " + std::to_string(ids.size()) + " entries, got " + std::to_string(out.size()));
+  detail::check_length(out.size(), static_cast<int64_t>(ids.size()), "out", nullptr);
   check_arg(static_cast<int64_t>(ids.size()) < detail::kMaxIdsPerCall, "ids",
             "at most 2^31 - 1 ids per call");
-  check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
-            "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
+  detail::check_length(probs.size(), num_probs(), "probs", nullptr);
   for (size_t k = 0; k < probs.size(); ++k)
     if (std::isnan(probs[k])) throw_arg("probs", "entry " + std::to_string(k) + " is NaN");
   const std::vector<int64_t> totals = detail::count_ids(ids, options_.num_experts);  // validates ids
