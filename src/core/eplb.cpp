@@ -1,4 +1,4 @@
-// EPLB static placement (SPEC section 4), following deepseek-ai/EPLB's
+// EPLB static placement (docs/EPLB.md), following deepseek-ai/EPLB's
 // rebalance_experts step by step; layers are independent.
 #include "lplb/eplb.hpp"
 

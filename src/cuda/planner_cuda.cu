@@ -177,7 +177,7 @@ struct CudaPlanner::Impl {
     return p;
   }
 
-  // Validates phy2log (SPEC section 2 layout) and fills the staging block.
+  // Validates phy2log (LPLB's layout, docs/ARCHITECTURE.md) and fills the staging block.
   void stage_mapping(std::span<const int32_t> phy2log) {
     check_arg(static_cast<int64_t>(phy2log.size()) == P * n_loc, "phy2log",
               "expected " + std::to_string(P * n_loc) + " entries (ep_size * n_local), got " +

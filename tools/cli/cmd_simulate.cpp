@@ -1,5 +1,5 @@
 // `lplb simulate`: compares no balancing, EPLB, LPLB-IPM and LPLB-exact on a
-// stream of MoE batches (SPEC section 7). Table on stdout, optional JSON and
+// stream of MoE batches (docs/SIMULATOR.md). Table on stdout, optional JSON and
 // plot; progress on stderr for long runs.
 #include <cstdio>
 #include <filesystem>
