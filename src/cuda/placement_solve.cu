@@ -9,10 +9,10 @@
 #include <limits.h>
 
 #include "common/placement_lp.hpp"
+#include "common/placement_pulse.hpp"
 #include "cuda/cuda_check.cuh"
 #include "cuda/group_load.cuh"  // load_value, report_bad_workload
 #include "cuda/placement_device.cuh"
-#include "cuda/placement_pulse.cuh"
 #include "lplb/cuda/placement_planner_cuda.hpp"
 
 namespace lplb::cuda::detail {
@@ -121,7 +121,7 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
     res.rounds = static_cast<int32_t>(info_out[2]);
     flow = ws.flow;
   } else {
-    PulseState st{};
+    lplb::detail::PulseState st{};
     st.I = I;
     st.P = P;
     st.item_offset = item_offset;
@@ -143,7 +143,7 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
     st.lab0 = li;
     st.lab1 = li + (I + P);
     st.iscratch = li + 2 * (I + P);
-    const PulseInfo info = pulse_solve(st);
+    const lplb::detail::PulseInfo info = lplb::detail::pulse_solve(st);
     res.optimum = info.bound;
     res.leftover = info.leftover;
     res.rounds = info.rounds;
@@ -179,7 +179,7 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
     my_max = fmax(my_max, load);
   }
   __shared__ double red[32];
-  res.max_load = block_max(my_max, red);
+  res.max_load = lplb::detail::pulse_max(my_max, red);
   if (!ok) res.optimum = res.max_load;
   if (threadIdx.x == 0 && results != nullptr) results[layer] = res;
 }

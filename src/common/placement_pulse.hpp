@@ -26,13 +26,21 @@
 // the sink form the violated set Y; (F(Y) + w(items inside Y)) / |Y| is the
 // next, strictly larger L, and the flow is kept (sink capacities only grow).
 // Every sum has a fixed order, so the result is deterministic.
+//
+// Host/device: in a CUDA kernel every thread of the block calls
+// pulse_solve; on the host it runs as a block of one thread (every phase
+// loops over all nodes in order). Within a phase no node reads what another
+// writes (see above), so the host run computes what the block computes, up
+// to the order of the final reductions: CPU tests check the algorithm
+// against the CPU solver without a GPU.
 #pragma once
 
+#include <math.h>
 #include <stdint.h>
 
-#include "cuda/exact_warp.cuh"  // warp_sum, warp_max
+#include "common/hd.hpp"
 
-namespace lplb::cuda::detail {
+namespace lplb::detail {
 
 constexpr int kPlacementMaxPulses = 1 << 16;
 constexpr int kRelabelEvery = 8;
@@ -55,116 +63,133 @@ struct PulseInfo {
   int32_t rounds = 0, pulses = 0, relabels = 0, code = 0;
 };
 
-// Deterministic block reductions (every thread gets the same value).
-__device__ __forceinline__ double block_sum(double v, double* scratch) {
-  v = warp_sum(v);
+// Block primitives: the CUDA block, or one host thread.
+#if defined(__CUDA_ARCH__)
+__device__ __forceinline__ int pulse_tid() { return threadIdx.x; }
+__device__ __forceinline__ int pulse_threads() { return blockDim.x; }
+__device__ __forceinline__ void pulse_sync() { __syncthreads(); }
+__device__ __forceinline__ bool pulse_sync_or(bool b) { return __syncthreads_or(b) != 0; }
+// Deterministic block reductions (fixed butterfly, then warps in order;
+// every thread gets the same value). blockDim.x is a multiple of 32.
+__device__ __forceinline__ double pulse_sum(double v, double* scratch) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   __syncthreads();  // earlier readers of scratch are done
   if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
   __syncthreads();
   double s = 0.0;
-  const int warps = blockDim.x >> 5;
-  for (int w = 0; w < warps; ++w) s += scratch[w];
+  for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) s += scratch[w];
   return s;
 }
-__device__ __forceinline__ double block_max(double v, double* scratch) {
-  v = warp_max(v);
+__device__ __forceinline__ double pulse_max(double v, double* scratch) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
   __syncthreads();
   if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
   __syncthreads();
   double m = scratch[0];
-  const int warps = blockDim.x >> 5;
-  for (int w = 1; w < warps; ++w) m = fmax(m, scratch[w]);
+  for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w) m = fmax(m, scratch[w]);
   return m;
 }
-__device__ __forceinline__ int block_count(bool b, int32_t* iscratch) {
-  int v = __popc(__ballot_sync(0xffffffffu, b));
+__device__ __forceinline__ int pulse_count(bool b, int32_t* scratch) {
+  const int v = __popc(__ballot_sync(0xffffffffu, b));
   __syncthreads();
-  if ((threadIdx.x & 31) == 0) iscratch[threadIdx.x >> 5] = v;
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
   __syncthreads();
   int s = 0;
-  const int warps = blockDim.x >> 5;
-  for (int w = 0; w < warps; ++w) s += iscratch[w];
+  for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) s += scratch[w];
   return s;
 }
+#else
+inline int pulse_tid() { return 0; }
+inline int pulse_threads() { return 1; }
+inline void pulse_sync() {}
+inline bool pulse_sync_or(bool b) { return b; }
+inline double pulse_sum(double v, double*) { return v; }
+inline double pulse_max(double v, double*) { return v; }
+inline int pulse_count(bool b, int32_t*) { return b ? 1 : 0; }
+#endif
+
+LPLB_HD int pulse_min(int a, int b) { return a < b ? a : b; }
 
 // Exact distance labels to the sink in `lab` (dead if none). Ends with a
 // barrier.
-__device__ __forceinline__ void pulse_global_relabel(const PulseState& s, int32_t* lab,
+LPLB_HD void pulse_global_relabel(const PulseState& s, int32_t* lab,
                                                      int32_t dead, PulseInfo& info) {
   const int I = s.I, P = s.P;
-  for (int r = threadIdx.x; r < P; r += blockDim.x) lab[I + r] = s.sink_res[r] > 0.0 ? 1 : dead;
-  for (int i = threadIdx.x; i < I; i += blockDim.x) lab[i] = dead;
-  __syncthreads();
+  for (int r = pulse_tid(); r < P; r += pulse_threads()) lab[I + r] = s.sink_res[r] > 0.0 ? 1 : dead;
+  for (int i = pulse_tid(); i < I; i += pulse_threads()) lab[i] = dead;
+  pulse_sync();
   for (;;) {
     ++info.relabels;
     bool changed = false;
-    for (int i = threadIdx.x; i < I; i += blockDim.x) {  // items from ranks
+    for (int i = pulse_tid(); i < I; i += pulse_threads()) {  // items from ranks
       int best = lab[i];
       for (int a = s.item_offset[i]; a < s.item_offset[i + 1]; ++a)
-        best = min(best, lab[I + s.item_rank[a]] + 1);
+        best = pulse_min(best, lab[I + s.item_rank[a]] + 1);
       if (best < lab[i]) {
         lab[i] = best;
         changed = true;
       }
     }
-    __syncthreads();
-    for (int r = threadIdx.x; r < P; r += blockDim.x) {  // ranks from items over flow
+    pulse_sync();
+    for (int r = pulse_tid(); r < P; r += pulse_threads()) {  // ranks from items over flow
       int best = lab[I + r];
       for (int k = s.rank_offset[r]; k < s.rank_offset[r + 1]; ++k) {
         const int a = s.rank_arc[k];
-        if (s.flow[a] > 0.0) best = min(best, lab[s.arc_item[a]] + 1);
+        if (s.flow[a] > 0.0) best = pulse_min(best, lab[s.arc_item[a]] + 1);
       }
       if (best < lab[I + r]) {
         lab[I + r] = best;
         changed = true;
       }
     }
-    if (!__syncthreads_or(changed)) break;
+    if (!pulse_sync_or(changed)) break;
   }
 }
 
-__device__ __forceinline__ bool pulse_any_active(const PulseState& s, const int32_t* lab,
+LPLB_HD bool pulse_any_active(const PulseState& s, const int32_t* lab,
                                                  int32_t dead) {
   bool active = false;
-  for (int v = threadIdx.x; v < s.I + s.P; v += blockDim.x)
+  for (int v = pulse_tid(); v < s.I + s.P; v += pulse_threads())
     active |= s.excess[v] > 0.0 && lab[v] < dead;
-  return __syncthreads_or(active);
+  return pulse_sync_or(active);
 }
 
 // Solves the LP; on return s.flow holds f(i, r) per arc. All threads call
 // it; item weights and fixed loads must be finite and >= 0.
-__device__ PulseInfo pulse_solve(const PulseState& s) {
+LPLB_HD PulseInfo pulse_solve(const PulseState& s) {
   const int I = s.I, P = s.P, N = I + P;
   const int32_t dead = N + 2;
   PulseInfo info;
   double part = 0.0, fmax_local = 0.0, movable_part = 0.0;
-  for (int r = threadIdx.x; r < P; r += blockDim.x) {
+  for (int r = pulse_tid(); r < P; r += pulse_threads()) {
     part += s.fixed[r];
     fmax_local = fmax(fmax_local, s.fixed[r]);
   }
-  for (int i = threadIdx.x; i < I; i += blockDim.x) movable_part += s.weight[i];
-  const double movable = block_sum(movable_part, s.scratch);
-  const double total = block_sum(part, s.scratch) + movable;
-  const double max_fixed = block_max(fmax_local, s.scratch);
+  for (int i = pulse_tid(); i < I; i += pulse_threads()) movable_part += s.weight[i];
+  const double movable = pulse_sum(movable_part, s.scratch);
+  const double total = pulse_sum(part, s.scratch) + movable;
+  const double max_fixed = pulse_max(fmax_local, s.scratch);
   const double mean = total / P;
   double L = mean > max_fixed ? mean : max_fixed;
   info.bound = L;
   const int nnz = s.item_offset[I];
   if (!(movable > 0.0)) {
-    for (int a = threadIdx.x; a < nnz; a += blockDim.x) s.flow[a] = 0.0;
-    __syncthreads();
+    for (int a = pulse_tid(); a < nnz; a += pulse_threads()) s.flow[a] = 0.0;
+    pulse_sync();
     return info;
   }
 
   // Even split as the starting preflow.
-  for (int i = threadIdx.x; i < I; i += blockDim.x) {
+  for (int i = pulse_tid(); i < I; i += pulse_threads()) {
     const int first = s.item_offset[i], last = s.item_offset[i + 1];
     const double share = s.weight[i] / (last - first);
     for (int a = first; a < last; ++a) s.flow[a] = share;
     s.excess[i] = 0.0;
   }
-  __syncthreads();
-  for (int r = threadIdx.x; r < P; r += blockDim.x) {
+  pulse_sync();
+  for (int r = pulse_tid(); r < P; r += pulse_threads()) {
     double in = 0.0;
     for (int k = s.rank_offset[r]; k < s.rank_offset[r + 1]; ++k) in += s.flow[s.rank_arc[k]];
     const double cap = L - s.fixed[r];
@@ -172,7 +197,7 @@ __device__ PulseInfo pulse_solve(const PulseState& s) {
     s.sink_res[r] = over ? 0.0 : cap - in;
     s.excess[I + r] = over ? in - cap : 0.0;
   }
-  __syncthreads();
+  pulse_sync();
 
   const double tol = 1e-12 * total;
   const int max_rounds = P + 2;  // cuts are nested: each round's violated set is smaller
@@ -189,7 +214,7 @@ __device__ PulseInfo pulse_solve(const PulseState& s) {
       }
       ++info.pulses;
       // 1. Push.
-      for (int v = threadIdx.x; v < N; v += blockDim.x) {
+      for (int v = pulse_tid(); v < N; v += pulse_threads()) {
         double e = s.excess[v];
         const int h = lab[v];
         const bool on = e > 0.0 && h < dead;
@@ -237,18 +262,18 @@ __device__ PulseInfo pulse_solve(const PulseState& s) {
         }
         s.excess[v] = e;
       }
-      __syncthreads();
+      pulse_sync();
       // 2. Receive, then relabel (unless exact labels follow).
       const bool exact = info.pulses % kRelabelEvery == 0;
       bool mine = false;
-      for (int v = threadIdx.x; v < N; v += blockDim.x) {
+      for (int v = pulse_tid(); v < N; v += pulse_threads()) {
         double e = s.excess[v];
         const int h = lab[v];
         int best = dead;
         if (v < I) {
           for (int a = s.item_offset[v]; a < s.item_offset[v + 1]; ++a) {
             e += s.pback[a];
-            best = min(best, lab[I + s.item_rank[a]] + 1);
+            best = pulse_min(best, lab[I + s.item_rank[a]] + 1);
           }
         } else {
           const int r = v - I;
@@ -256,7 +281,7 @@ __device__ PulseInfo pulse_solve(const PulseState& s) {
           for (int k = s.rank_offset[r]; k < s.rank_offset[r + 1]; ++k) {
             const int a = s.rank_arc[k];
             e += s.pfwd[a];
-            if (s.flow[a] > 0.0) best = min(best, lab[s.arc_item[a]] + 1);
+            if (s.flow[a] > 0.0) best = pulse_min(best, lab[s.arc_item[a]] + 1);
           }
         }
         s.excess[v] = e;
@@ -265,45 +290,45 @@ __device__ PulseInfo pulse_solve(const PulseState& s) {
         mine |= e > 0.0 && next < dead;
       }
       if (exact) {
-        __syncthreads();
+        pulse_sync();
         pulse_global_relabel(s, lab, dead, info);
         active = pulse_any_active(s, lab, dead);
       } else {
-        active = __syncthreads_or(mine);
+        active = pulse_sync_or(mine);
         int32_t* t = lab;
         lab = nxt;
         nxt = t;
       }
     }
     double left = 0.0;
-    for (int v = threadIdx.x; v < N; v += blockDim.x) left += s.excess[v];
-    const double leftover = block_sum(left, s.scratch);
+    for (int v = pulse_tid(); v < N; v += pulse_threads()) left += s.excess[v];
+    const double leftover = pulse_sum(left, s.scratch);
     info.leftover = leftover;
     if (info.code != 0 || leftover <= tol || info.rounds >= max_rounds) break;
     // Y = ranks that cannot reach the sink; items inside Y are the dead ones.
     pulse_global_relabel(s, lab, dead, info);
     double sum = 0.0;
     bool in_y = false;
-    for (int r = threadIdx.x; r < P; r += blockDim.x)
+    for (int r = pulse_tid(); r < P; r += pulse_threads())
       if (lab[I + r] == dead) sum += s.fixed[r];
-    for (int i = threadIdx.x; i < I; i += blockDim.x)
+    for (int i = pulse_tid(); i < I; i += pulse_threads())
       if (lab[i] == dead) sum += s.weight[i];
-    sum = block_sum(sum, s.scratch);
+    sum = pulse_sum(sum, s.scratch);
     int size = 0;
-    for (int base = 0; base < P; base += blockDim.x) {
-      const int r = base + threadIdx.x;
+    for (int base = 0; base < P; base += pulse_threads()) {
+      const int r = base + pulse_tid();
       in_y = r < P && lab[I + r] == dead;
-      size += block_count(in_y, s.iscratch);
+      size += pulse_count(in_y, s.iscratch);
     }
     const double next = size > 0 ? sum / size : L;
     if (!(next > L)) break;  // only rounding left
-    for (int r = threadIdx.x; r < P; r += blockDim.x) s.sink_res[r] += next - L;
+    for (int r = pulse_tid(); r < P; r += pulse_threads()) s.sink_res[r] += next - L;
     L = next;
-    __syncthreads();
+    pulse_sync();
   }
   info.bound = L;
-  __syncthreads();
+  pulse_sync();
   return info;
 }
 
-}  // namespace lplb::cuda::detail
+}  // namespace lplb::detail
