@@ -230,9 +230,9 @@ void CudaPlacementPlanner::Impl::construct(std::vector<int32_t> p2l,
             "must be in [0, 2^31), got " + std::to_string(m.max_ids));
   check_arg(m.max_layers >= 1 && m.max_layers <= (int64_t{1} << 20), "max_layers",
             "must be in [1, 2^20], got " + std::to_string(m.max_layers));
-  check_arg(o.solve_threads == 0 || (o.solve_threads >= 32 && o.solve_threads <= 1024 &&
+  check_arg(o.solve_threads == 0 || (o.solve_threads >= 32 && o.solve_threads <= 512 &&
                                      o.solve_threads % 32 == 0),
-            "solve_threads", "must be 0 or a multiple of 32 in [32, 1024]");
+            "solve_threads", "must be 0 or a multiple of 32 in [32, 512]");
   m.device = o.device >= 0 ? o.device : [] {
     int d = 0;
     LPLB_CUDA_CHECK(cudaGetDevice(&d));
