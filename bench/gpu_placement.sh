@@ -88,7 +88,9 @@ except Exception as e:
 ma, mb = a["methods"], b["methods"]
 for name in ma:
     if name == "none" or name not in mb: continue
-    x, y = ma[name]["imbalance"], mb[name]["imbalance"]
+    # [steps][streams] per method: flatten
+    x = [v for row in ma[name]["imbalance"] for v in row]
+    y = [v for row in mb[name]["imbalance"] for v in row]
     worst = max(abs(p - q) / max(p, 1e-12) for p, q in zip(x, y))
     same = sum(p == q for p, q in zip(x, y))
     print(f"sim {sys.argv[1].split('sim_')[1].split('_')[0]} {name}: mean imbalance cpu "
