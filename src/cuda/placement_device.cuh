@@ -90,7 +90,7 @@ struct PlacementSolveConfig {
   size_t smem;   // dynamic shared memory per block
   bool serial;   // the CPU solver on one thread
 };
-size_t placement_solve_smem(int64_t P, int64_t S, int64_t I, bool serial);
+size_t placement_solve_smem(int64_t E, int64_t P, int64_t S, int64_t I, bool serial);
 void configure_placement_kernels();
 template <typename W>
 void launch_placement_solve(const PlacementTables& t, const W* workload, int64_t num_layers,

@@ -14,6 +14,7 @@ namespace {
 
 // Shared memory: per expert {first present slot index, replicas, tokens};
 // per present slot (expert order) its token count, share, scratch and slot.
+// setup() has a barrier (every thread of the block calls it).
 struct PlacementPick {
   PlacementTables t;
   const double* shares;
@@ -28,16 +29,22 @@ struct PlacementPick {
     double* share = reinterpret_cast<double*>(counts + S);
     double* rest = share + S;
     slots = reinterpret_cast<int32_t*>(rest + S);
+    // Gather the present slots and their shares first (independent loads),
+    // then split each expert's count in shared memory.
+    const int present = t.slot_offset[E];
+    for (int q = threadIdx.x; q < present; q += blockDim.x) {
+      const int32_t s = t.slots[q];
+      slots[q] = s;
+      share[q] = shares[s];
+    }
     for (int e = threadIdx.x; e < E; e += blockDim.x) {
       const int first = t.slot_offset[e], k = t.slot_offset[e + 1] - first;
-      const int64_t total = st.counts[e];
-      for (int j = 0; j < k; ++j) {
-        const int32_t s = t.slots[first + j];
-        slots[first + j] = s;
-        share[first + j] = shares[s];
-      }
-      lplb::detail::split_counts(share + first, k, total, counts + first, rest + first);
-      table[e] = make_int4(first, k, static_cast<int32_t>(total), 0);
+      table[e] = make_int4(first, k, static_cast<int32_t>(st.counts[e]), 0);
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+      const int4 x = table[e];
+      lplb::detail::split_counts(share + x.x, x.y, x.z, counts + x.x, rest + x.x);
     }
     return slots + S;
   }

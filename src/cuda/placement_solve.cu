@@ -20,23 +20,61 @@ namespace {
 
 __host__ __device__ constexpr size_t align8(size_t n) { return (n + 7) / 8 * 8; }
 
-// Shared-memory carve-up; the same function sizes it on the host.
-struct SolveLayout {
-  size_t graph_ints;  // item_offset, item_rank, rank_offset, rank_arc, arc_item
-  size_t doubles;     // weight, fixed, then the solver's arrays
+// Shared-memory carve-up for sizes E, P, S slots, I items, nnz arcs: the
+// kernel carves with the current sizes, the host sizes the launch with the
+// worst case (nnz <= S), from the same function.
+struct SolveCarve {
+  size_t item_offset, item_rank, rank_offset, rank_arc, arc_item;  // the LP graph
+  size_t phy2log, slot_mult, slot_arc, slot_offset;                // per slot / expert
+  size_t item_expert_offset, item_expert, fixed_offset, fixed_expert;
+  size_t wl, weight, fixed, contrib;  // doubles: workload [E], [I], [P], per-slot load [S]
+  size_t solver;                      // the solver's arrays from here
   size_t bytes;
 };
-inline SolveLayout solve_layout(int64_t P, int64_t S, int64_t I, bool serial) {
-  SolveLayout l{};
-  l.graph_ints = static_cast<size_t>((I + 1) + S + (P + 1) + S + S);
-  const size_t head = align8(l.graph_ints * 4) + align8(static_cast<size_t>(I + P) * 8);
-  const size_t pulse = align8(static_cast<size_t>(3 * S + (I + P) + P + 32) * 8) +
+__host__ __device__ inline SolveCarve solve_carve(int64_t E, int64_t P, int64_t S, int64_t I,
+                                                  int64_t nnz, bool serial) {
+  SolveCarve c{};
+  size_t at = 0;
+  auto ints = [&at](int64_t n) {
+    const size_t here = at;
+    at += static_cast<size_t>(n) * 4;
+    return here;
+  };
+  auto doubles = [&at](int64_t n) {
+    at = align8(at);
+    const size_t here = at;
+    at += static_cast<size_t>(n) * 8;
+    return here;
+  };
+  c.item_offset = ints(I + 1);
+  c.item_rank = ints(nnz);
+  c.rank_offset = ints(P + 1);
+  c.rank_arc = ints(nnz);
+  c.arc_item = ints(nnz);
+  c.phy2log = ints(S);
+  c.slot_mult = ints(S);
+  c.slot_arc = ints(S);
+  c.slot_offset = ints(E + 1);
+  c.item_expert_offset = ints(I + 1);
+  c.item_expert = ints(E);
+  c.fixed_offset = ints(P + 1);
+  c.fixed_expert = ints(E);
+  c.wl = doubles(E);
+  c.weight = doubles(I);
+  c.fixed = doubles(P);
+  c.contrib = doubles(S);
+  c.solver = align8(at);
+  const size_t pulse = align8(static_cast<size_t>(3 * nnz + (I + P) + P + 32) * 8) +
                        align8(static_cast<size_t>(2 * (I + P) + 32) * 4);
-  const size_t dinic = lplb::detail::placement_workspace_bytes(static_cast<int>(P),
-                                                               static_cast<int>(I),
-                                                               static_cast<int>(S)) + 32 * 8;
-  l.bytes = head + (serial ? dinic : pulse);
-  return l;
+  const size_t dinic = lplb::detail::placement_workspace_bytes(
+                           static_cast<int>(P), static_cast<int>(I), static_cast<int>(nnz)) +
+                       32 * 8;
+  c.bytes = c.solver + (serial ? dinic : pulse);
+  return c;
+}
+
+__device__ __forceinline__ void load_ints(int32_t* dst, const int32_t* __restrict__ src, int n) {
+  for (int k = threadIdx.x; k < n; k += blockDim.x) dst[k] = src[k];
 }
 
 template <typename W>
@@ -45,6 +83,7 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
                                        PlacementResult* results, ErrorState* err, bool serial) {
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ int32_t bad;
+  __shared__ double red[32];
   const int layer = blockIdx.x;
   const int E = t.E, P = t.P;
   const int S = t.header[kHdrNumPhysical], n_local = t.header[kHdrNLocal];
@@ -52,47 +91,61 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
   const W* w = workload + int64_t{layer} * E;
   double* shares = shares_out + int64_t{layer} * shares_stride;
 
-  // Carve shared memory for the current sizes (<= the worst case sized at launch).
-  int32_t* item_offset = reinterpret_cast<int32_t*>(smem);
-  int32_t* item_rank = item_offset + (I + 1);
-  int32_t* rank_offset = item_rank + nnz;
-  int32_t* rank_arc = rank_offset + (P + 1);
-  int32_t* arc_item = rank_arc + nnz;
-  const size_t ints = static_cast<size_t>((I + 1) + nnz + (P + 1) + nnz + nnz);
-  double* weight = reinterpret_cast<double*>(smem + align8(ints * 4));
-  double* fixed = weight + I;
-  unsigned char* rest = reinterpret_cast<unsigned char*>(fixed + P);
+  // Everything the solve reads goes to shared memory first, in independent
+  // coalesced loads (dependent global loads per slot or expert cost more
+  // than the whole flow on typical inputs).
+  const SolveCarve c = solve_carve(E, P, S, I, nnz, serial);
+  auto ints_at = [&](size_t off) { return reinterpret_cast<int32_t*>(smem + off); };
+  auto doubles_at = [&](size_t off) { return reinterpret_cast<double*>(smem + off); };
+  int32_t* item_offset = ints_at(c.item_offset);
+  int32_t* item_rank = ints_at(c.item_rank);
+  int32_t* rank_offset = ints_at(c.rank_offset);
+  int32_t* rank_arc = ints_at(c.rank_arc);
+  int32_t* arc_item = ints_at(c.arc_item);
+  int32_t* phy2log = ints_at(c.phy2log);
+  int32_t* slot_mult = ints_at(c.slot_mult);
+  int32_t* slot_arc = ints_at(c.slot_arc);
+  int32_t* slot_offset = ints_at(c.slot_offset);
+  int32_t* item_expert_offset = ints_at(c.item_expert_offset);
+  int32_t* item_expert = ints_at(c.item_expert);
+  int32_t* fixed_offset = ints_at(c.fixed_offset);
+  int32_t* fixed_expert = ints_at(c.fixed_expert);
+  double* wl = doubles_at(c.wl);
+  double* weight = doubles_at(c.weight);
+  double* fixed = doubles_at(c.fixed);
+  double* contrib = doubles_at(c.contrib);
+  unsigned char* rest = smem + c.solver;
 
   if (threadIdx.x == 0) bad = INT_MAX;
-  for (int k = threadIdx.x; k <= I; k += blockDim.x) item_offset[k] = t.item_offset[k];
-  for (int k = threadIdx.x; k <= P; k += blockDim.x) rank_offset[k] = t.rank_offset[k];
-  for (int k = threadIdx.x; k < nnz; k += blockDim.x) {
-    item_rank[k] = t.item_rank[k];
-    rank_arc[k] = t.rank_arc[k];
-    arc_item[k] = t.arc_item[k];
+  __syncthreads();
+  load_ints(item_offset, t.item_offset, I + 1);
+  load_ints(item_rank, t.item_rank, nnz);
+  load_ints(rank_offset, t.rank_offset, P + 1);
+  load_ints(rank_arc, t.rank_arc, nnz);
+  load_ints(arc_item, t.arc_item, nnz);
+  load_ints(phy2log, t.phy2log, S);
+  load_ints(slot_mult, t.slot_mult, S);
+  load_ints(slot_arc, t.slot_arc, S);
+  load_ints(slot_offset, t.slot_offset, E + 1);
+  load_ints(item_expert_offset, t.item_expert_offset, I + 1);
+  load_ints(item_expert, t.item_expert, E);
+  load_ints(fixed_offset, t.fixed_offset, P + 1);
+  load_ints(fixed_expert, t.fixed_expert, E);
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    bool ok;
+    wl[e] = load_value(w[e], ok);
+    if (!ok) atomicMin(&bad, e);
   }
   __syncthreads();
   // Weights and fixed loads, each summed over ascending experts (as the CPU).
   for (int i = threadIdx.x; i < I; i += blockDim.x) {
     double sum = 0.0;
-    for (int k = t.item_expert_offset[i]; k < t.item_expert_offset[i + 1]; ++k) {
-      const int e = t.item_expert[k];
-      bool ok;
-      const double v = load_value(w[e], ok);
-      if (!ok) atomicMin(&bad, e);
-      sum += v;
-    }
+    for (int k = item_expert_offset[i]; k < item_expert_offset[i + 1]; ++k) sum += wl[item_expert[k]];
     weight[i] = sum;
   }
   for (int r = threadIdx.x; r < P; r += blockDim.x) {
     double sum = 0.0;
-    for (int k = t.fixed_offset[r]; k < t.fixed_offset[r + 1]; ++k) {
-      const int e = t.fixed_expert[k];
-      bool ok;
-      const double v = load_value(w[e], ok);
-      if (!ok) atomicMin(&bad, e);
-      sum += v;
-    }
+    for (int k = fixed_offset[r]; k < fixed_offset[r + 1]; ++k) sum += wl[fixed_expert[k]];
     fixed[r] = sum;
   }
   __syncthreads();
@@ -152,33 +205,34 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
     res.code = info.code;
     flow = st.flow;
   }
-
   __syncthreads();
-  // Shares (the CPU's formula) and the realised max rank load.
-  auto share_of = [&](int s) -> double {
-    const int mult = t.slot_mult[s];
-    if (mult == 0) return 0.0;  // absent
-    const int e = t.phy2log[s];
-    const double count = static_cast<double>(t.slot_offset[e + 1] - t.slot_offset[e]);
-    const int a = t.slot_arc[s];
-    if (!ok || a < 0) return 1.0 / count;
-    const int item = arc_item[a];
-    double r = 0.0;
-    for (int b = item_offset[item]; b < item_offset[item + 1]; ++b) r += flow[b];
-    return r > 0.0 ? flow[a] / r / mult : 1.0 / count;
-  };
-  for (int s = threadIdx.x; s < S; s += blockDim.x) shares[s] = share_of(s);
+
+  // Shares (the CPU's formula), and each slot's load for the realised max.
+  for (int s = threadIdx.x; s < S; s += blockDim.x) {
+    const int mult = slot_mult[s];
+    const int e = phy2log[s];
+    double share = 0.0;  // absent
+    if (mult > 0) {
+      const double count = static_cast<double>(slot_offset[e + 1] - slot_offset[e]);
+      const int a = slot_arc[s];
+      share = 1.0 / count;
+      if (ok && a >= 0) {
+        const int item = arc_item[a];
+        double r = 0.0;
+        for (int b = item_offset[item]; b < item_offset[item + 1]; ++b) r += flow[b];
+        if (r > 0.0) share = flow[a] / r / mult;
+      }
+    }
+    shares[s] = share;
+    contrib[s] = ok ? wl[e] * share : 0.0;
+  }
+  __syncthreads();
   double my_max = 0.0;
   for (int r = threadIdx.x; r < P; r += blockDim.x) {
     double load = 0.0;
-    for (int s = r * n_local; s < (r + 1) * n_local; ++s) {
-      bool fine;
-      const double v = load_value(w[t.phy2log[s]], fine);
-      load += fine ? v * share_of(s) : 0.0;
-    }
+    for (int s = r * n_local; s < (r + 1) * n_local; ++s) load += contrib[s];
     my_max = fmax(my_max, load);
   }
-  __shared__ double red[32];
   res.max_load = lplb::detail::pulse_max(my_max, red);
   if (!ok) res.optimum = res.max_load;
   if (threadIdx.x == 0 && results != nullptr) results[layer] = res;
@@ -186,8 +240,8 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
 
 }  // namespace
 
-size_t placement_solve_smem(int64_t P, int64_t S, int64_t I, bool serial) {
-  return solve_layout(P, S, I, serial).bytes;
+size_t placement_solve_smem(int64_t E, int64_t P, int64_t S, int64_t I, bool serial) {
+  return solve_carve(E, P, S, I, S, serial).bytes;
 }
 
 void configure_placement_kernels() {
