@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "bind_cuda_util.hpp"
 #include "bindings.hpp"
 #include "common/lp_common.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
@@ -23,27 +24,6 @@ using namespace nb::literals;
 using cuda::CudaPlanner;
 
 namespace {
-
-using Release = nb::call_guard<nb::gil_scoped_release>;
-
-template <typename T>
-using DevIn = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
-template <typename T>
-using DevOut = nb::ndarray<T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
-
-cudaStream_t as_stream(uintptr_t handle) { return reinterpret_cast<cudaStream_t>(handle); }
-
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw Error(std::string(what) + " failed: " + cudaGetErrorName(err) + " (" +
-                cudaGetErrorString(err) + ")");
-}
-
-template <typename A>
-void check_len(const A& a, int64_t want, const char* arg) {
-  check_arg(static_cast<int64_t>(a.shape(0)) == want, arg,
-            "expected " + std::to_string(want) + " entries, got " + std::to_string(a.shape(0)));
-}
 
 template <typename Id>
 void def_id_overloads(nb::class_<CudaPlanner>& c) {
@@ -162,6 +142,7 @@ void bind_cuda(nb::module_& m) {
   def_id_overloads<int64_t>(c);
   def_solve<int64_t>(c);
   def_solve<double>(c);
+  bind_placement_cuda(m);
 }
 
 }  // namespace lplb::python

@@ -78,6 +78,9 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--json", a->json, "write all figures and per-step series here");
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  cmd->add_flag("--gpu", o.gpu,
+                "solve the placement LP methods (eplb_lp, lplb_lp, hybrid_lp) on the GPU "
+                "(CudaPlacementPlanner; CUDA builds only)");
   cmd->add_option("--cost-model", a->cost_model,
                   "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
                   "scripts/measure_gemm.py table: the modelled GEMM time (default: the H200 fit)");

@@ -27,6 +27,9 @@ struct BalancerContext {
   int64_t eplb_groups = 1;          // EPLB baseline: expert groups (1: global policy)
   int64_t eplb_nodes = 1;           // EPLB baseline: nodes
   CostModel cost_model;             // lplb_time's objective (lplb/objective.hpp)
+  // The placement LP methods (eplb_lp, lplb_lp, hybrid_lp) solve through
+  // CudaPlacementPlanner instead of the CPU planner (sim/gpu_placement.hpp).
+  bool gpu = false;
 };
 
 struct StepLoads {

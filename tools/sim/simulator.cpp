@@ -211,6 +211,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   validate_cost_model(o.cost_model, o.ep, "--cost-model");
   BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
   ctx.cost_model = o.cost_model;
+  ctx.gpu = o.gpu;
   const bool needs_lplb = std::any_of(names.begin(), names.end(),
                                       [](const std::string& n) { return n.starts_with("lplb"); });
   validate_context(ctx, needs_lplb);
@@ -233,6 +234,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   config["window"] = o.window;
   config["refresh"] = o.refresh;
   config["warmup"] = o.warmup;
+  config["gpu"] = o.gpu;
   config["layers"] = layers;
   config["methods"] = names;
   config["cost_model"] = {{"a_us", o.cost_model.a_us},
