@@ -394,6 +394,21 @@ TEST(Simulate, MethodsSubsetKeepsNoneAsBaseline) {
   EXPECT_NO_THROW(run_simulation(o));
 }
 
+TEST(Simulate, MoreRedundantSlotsThanExpertsPerRank) {
+  // R > E/P (decode-style: here 2 experts per rank, 4 redundant slots): the
+  // default set runs the placement methods and skips LPLB's layout.
+  SimOptions o = small_options(2);
+  o.redundant = 4;
+  o.experts = 2 * o.ep;
+  const SimResult r = run_simulation(o);
+  std::vector<std::string> names;
+  for (const auto& m : r.methods) names.push_back(m.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"none", "eplb", "eplb_lp", "hybrid_lp",
+                                             "hybrid_node_lp"}));
+  for (const auto& m : r.methods) EXPECT_GE(m.imbalance_mean, 1.0 - 1e-12) << m.name;
+  EXPECT_LT(method(r, "hybrid_lp").step_time_rel, 1.0);
+}
+
 TEST(Simulate, ProgressIsReportedEveryStep) {
   SimOptions o = small_options(1);
   o.steps = 13;
@@ -601,7 +616,8 @@ TEST(BadInput, Sizes) {
   expect_bad(with([](SimOptions& o) { o.ep = 4; o.experts = 64; }), "--ep", "group size 8");
   expect_bad(with([](SimOptions& o) { o.redundant = 3; }), "--redundant", "multiple of the topology's slots");
   expect_bad(with([](SimOptions& o) { o.redundant = 0; }), "--redundant");
-  expect_bad(with([](SimOptions& o) { o.redundant = 6; }), "--redundant", "exceeds");
+  expect_bad(with([](SimOptions& o) { o.redundant = 6; o.methods = {"lplb_exact"}; }),
+             "--redundant", "exceeds");
   expect_bad(with([](SimOptions& o) { o.topk = 65; }), "--topk");
   expect_bad(with([](SimOptions& o) { o.topk = 0; }), "--topk");
   expect_bad(with([](SimOptions& o) { o.tokens_per_rank = 0; }), "--tokens");
