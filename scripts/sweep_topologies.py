@@ -11,7 +11,8 @@ placement refreshed every 100 steps from the previous 100, figures from step
 R = E/P (LPLB copies a rank's own experts). A topology that does not fit
 (P not a multiple of its group size, R not a multiple of its slots) prints
 "-". Prints a markdown table: mean / p99 imbalance of LPLB exact and the
-share of tokens that leave their node (nodes of 8 GPUs).
+share of token-slots that leave their node (nodes of 8 GPUs), and the same
+for the hybrid placement + LP (no topology) in the last column.
 """
 
 from __future__ import annotations
@@ -42,15 +43,28 @@ def run(cli: str, P: int, topology: str) -> str:
             f"{100 * cross:.1f}% (none {base['imbalance_mean']:.2f})")
 
 
+def run_hybrid(cli: str, P: int) -> str:
+    R = min(2, E // P)
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [cli, "simulate", "-q", "--ep", str(P), "--redundant", str(R), "--steps", "300",
+               "--warmup", "100", "--methods", "hybrid_lp", "--json", out.name]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return "-"
+        x = json.load(open(out.name))["methods"]["hybrid_lp"]
+    cross = x["tokens_cross_node_mean"] / (P * TOKENS * TOPK)
+    return f"{x['imbalance_mean']:.3f} / {x['imbalance_p99']:.3f}, {100 * cross:.1f}%"
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         sys.stderr.write(__doc__)
         return 2
     cli = sys.argv[1]
-    print("| GPUs (R) | " + " | ".join(f"`{t}`" for t in TOPOLOGIES) + " |")
-    print("|---" * (len(TOPOLOGIES) + 1) + "|")
+    print("| GPUs (R) | " + " | ".join(f"`{t}`" for t in TOPOLOGIES) + " | hybrid + LP |")
+    print("|---" * (len(TOPOLOGIES) + 2) + "|")
     for P in RANKS:
-        cells = [run(cli, P, t) for t in TOPOLOGIES]
+        cells = [run(cli, P, t) for t in TOPOLOGIES] + [run_hybrid(cli, P)]
         print(f"| {P} ({min(2, E // P)}) | " + " | ".join(cells) + " |", flush=True)
     return 0
 
