@@ -12,6 +12,7 @@
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/placement.hpp"
+#include "lplb/placement_design.hpp"
 #include "lplb/planner.hpp"
 #include "placement_oracle.hpp"
 #include "placement_random.hpp"
@@ -87,6 +88,41 @@ TEST(PlacementPlanner, MatchesClpOnEplbPlacementsAtScale) {
     const std::vector<int32_t> p32(r.phy2log.begin(), r.phy2log.end());
     const double oracle = test::placement_lp_oracle(p32, E, P, w);
     EXPECT_LE(std::abs(out.optimum - oracle), 1e-6 * std::max(1.0, oracle)) << trial;
+  }
+#endif
+}
+
+// Decode-style layouts: one or two experts per GPU, more redundant slots per
+// rank than experts per rank (R > E/P), E not a multiple of P (DeepSeek-V3
+// decode: 256 experts on 320 GPUs, one slot each). design_placement builds
+// them and the planner's optimum matches the LP oracle.
+TEST(PlacementPlanner, DecodeStyleLayoutsMatchClp) {
+#ifndef LPLB_HAVE_CLP
+  GTEST_SKIP() << "CLP not found";
+#else
+  struct Shape {
+    int64_t E, P, n_local;
+  };
+  static constexpr Shape kShapes[] = {{256, 320, 1}, {256, 256, 2}, {256, 144, 2},
+                                      {64, 64, 3},   {32, 48, 1},   {16, 8, 5}};
+  std::mt19937_64 rng(320);
+  for (const Shape& sh : kShapes) {
+    for (int trial = 0; trial < 10; ++trial) {
+      const std::vector<double> predicted =
+          test::random_loads(sh.E, trial % 2 ? Skew::kZipf : Skew::kUniform, 1e6, rng);
+      PlacementDesignOptions o;
+      o.slots_per_rank = sh.n_local;
+      const PlacementDesign d = design_placement(predicted, {}, sh.P, {}, o);
+      ASSERT_EQ(static_cast<int64_t>(d.phy2log.size()), sh.P * sh.n_local);
+      const PlacementPlanner planner(std::span<const int32_t>(d.phy2log), sh.E, sh.P);
+      const std::vector<double> w = random_workload(sh.E, rng);
+      const PlacementSolveOutput out = planner.solve(w);
+      check_solution(planner, w, out);
+      const double oracle = test::placement_lp_oracle(d.phy2log, sh.E, sh.P, w);
+      ASSERT_GE(oracle, 0.0);
+      EXPECT_LE(std::abs(out.optimum - oracle), 1e-6 * std::max(1.0, oracle))
+          << "E=" << sh.E << " P=" << sh.P << " n_local=" << sh.n_local << " trial " << trial;
+    }
   }
 #endif
 }

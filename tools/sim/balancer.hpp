@@ -66,6 +66,10 @@ std::vector<std::string> balancer_names();
 // (--experts, --ep, --redundant, --topology, --eplb-groups, ...).
 void validate_context(const BalancerContext& context, bool needs_lplb);
 
+// Why LPLB's own layout (the lplb_* methods) cannot be built for these sizes
+// ("--flag: reason"), or "" when it can.
+std::string lplb_layout_problem(const BalancerContext& context);
+
 // Throws InvalidArgument("--methods: ...") for an unknown name.
 std::unique_ptr<Balancer> make_balancer(std::string_view name, const BalancerContext& context);
 
