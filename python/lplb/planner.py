@@ -143,6 +143,10 @@ class Planner(PlannerState):
         objective, min_moves, move_tolerance = _objective.check_options(
             objective, min_moves, move_tolerance
         )
+        if move_tolerance and not min_moves:
+            warnings.warn(
+                "lplb.Planner: move_tolerance has no effect without min_moves=True", stacklevel=2
+            )
         self._core = _core.Planner(
             topology,
             n_logical,
