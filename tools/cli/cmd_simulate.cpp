@@ -106,6 +106,11 @@ void setup_simulate(CLI::App& app) {
     hooks.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
     const sim::SimResult result = sim::run_simulation(opt, hooks);
     bar.finish();
+    if (result.num_steps <= opt.refresh)
+      std::fprintf(stderr,
+                   "note: %lld steps, not more than --refresh %lld: placements are built once "
+                   "and never refreshed\n",
+                   static_cast<long long>(result.num_steps), static_cast<long long>(opt.refresh));
     std::fputs(sim::format_table(result).c_str(), stdout);
     std::fflush(stdout);
     if (!a->json.empty() || !a->plot.empty()) {
