@@ -30,7 +30,7 @@
 
 #include "lplb/comm.hpp"
 #include "lplb/cuda/comm_nccl.hpp"
-#include "lplb/cuda/comm_nccl_device.hpp"
+#include "lplb/cuda/nccl_device_exchange.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
 #include "lplb/planner.hpp"
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "lplb/comm.hpp"
-#include "lplb/comm_mpi.hpp"
+#include "lplb/mpi/comm_mpi.hpp"
 #include "lplb/planner.hpp"
 #include "sha256.hpp"
 #include "synthetic_tokens.hpp"

@@ -23,7 +23,7 @@ The fit, by least squares over the fit set:
     time_us = a + b * tokens + c * active_experts
 
 of the method it describes best ("default_method" in the table) is the default
-of lplb::CostModel (include/lplb/cost_model.hpp).
+of lplb::CostModel (include/lplb/objective.hpp).
 
 Usage (on a GPU machine):
     python3 scripts/measure_gemm.py --out bench/data/gemm_h200.json

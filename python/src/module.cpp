@@ -1,5 +1,6 @@
 // lplb._core: the nanobind extension behind the `lplb` Python package.
 #include "bindings.hpp"
+#include "lplb/config.hpp"
 
 NB_MODULE(_core, m) {
   m.doc() = "lplb C++ core (internal; use the `lplb` package API).";

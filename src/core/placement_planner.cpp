@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <map>
 #include <numeric>
 #include <string>
 
 #include "common/placement_lp.hpp"
 #include "common/placement_split.hpp"
+#include "core/placement_layout.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/placement.hpp"
@@ -48,114 +48,40 @@ void check_shares(std::span<const double> shares, int64_t n) {
                     " is negative or not finite");
 }
 
-template <typename Id>
-std::vector<int32_t> checked_phy2log(std::span<const Id> phy2log, int64_t E, int64_t P) {
-  check_arg(E > 0, "num_experts", "must be > 0, got " + std::to_string(E));
-  check_arg(E <= INT32_MAX, "num_experts", "must be < 2^31, got " + std::to_string(E));
-  check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
-  const int64_t n = static_cast<int64_t>(phy2log.size());
-  check_arg(n > 0, "phy2log", "is empty");
-  check_arg(n < INT32_MAX, "phy2log", "has 2^31 or more slots");
-  check_arg(n % P == 0, "phy2log",
-            "length " + std::to_string(n) + " is not a multiple of ep_size " + std::to_string(P));
-  std::vector<int32_t> out(n);
-  std::vector<char> seen(E, 0);
-  for (int64_t s = 0; s < n; ++s) {
-    const int64_t e = static_cast<int64_t>(phy2log[s]);
-    if (e < 0 || e >= E)
-      check_arg(false, "phy2log",
-                "slot " + std::to_string(s) + " holds expert " + std::to_string(e) +
-                    ", outside [0, " + std::to_string(E) + ")");
-    out[s] = static_cast<int32_t>(e);
-    seen[e] = 1;
-  }
-  for (int64_t e = 0; e < E; ++e)
-    if (seen[e] == 0)
-      check_arg(false, "phy2log",
-                "expert " + std::to_string(e) + " has no replica (every expert in [0, " +
-                    std::to_string(E) + ") needs at least one slot)");
-  return out;
-}
-
 }  // namespace
 
 PlacementPlanner::PlacementPlanner(std::span<const int64_t> phy2log, int64_t num_experts,
                                    int64_t ep_size)
     : num_experts_(num_experts), ep_size_(ep_size),
-      phy2log_(checked_phy2log(phy2log, num_experts, ep_size)) {
+      phy2log_(detail::checked_phy2log(phy2log, num_experts, ep_size)) {
   build();
 }
 
 PlacementPlanner::PlacementPlanner(std::span<const int32_t> phy2log, int64_t num_experts,
                                    int64_t ep_size)
     : num_experts_(num_experts), ep_size_(ep_size),
-      phy2log_(checked_phy2log(phy2log, num_experts, ep_size)) {
+      phy2log_(detail::checked_phy2log(phy2log, num_experts, ep_size)) {
   build();
 }
 
 void PlacementPlanner::build() {
-  const int64_t E = num_experts_, P = ep_size_, n = static_cast<int64_t>(phy2log_.size());
-  n_local_ = n / P;
-  slot_offset_.assign(E + 1, 0);
-  for (int32_t e : phy2log_) ++slot_offset_[e + 1];
-  for (int64_t e = 0; e < E; ++e) slot_offset_[e + 1] += slot_offset_[e];
-  slots_.resize(n);
-  std::vector<int32_t> fill(slot_offset_.begin(), slot_offset_.end() - 1);
-  for (int64_t s = 0; s < n; ++s) slots_[fill[phy2log_[s]]++] = static_cast<int32_t>(s);
-  max_count_ = 0;
-  for (int64_t e = 0; e < E; ++e)
-    max_count_ = std::max<int64_t>(max_count_, slot_offset_[e + 1] - slot_offset_[e]);
-
-  // Items: experts sharing one set of >= 2 distinct ranks, numbered by their
-  // first expert.
-  std::map<std::vector<int32_t>, int32_t> item_ids;
-  std::vector<std::vector<int32_t>> item_ranks;
-  item_of_.assign(E, -1);
-  for (int64_t e = 0; e < E; ++e) {
-    std::vector<int32_t> ranks;
-    for (int32_t k = slot_offset_[e]; k < slot_offset_[e + 1]; ++k)
-      ranks.push_back(static_cast<int32_t>(slots_[k] / n_local_));
-    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());  // slots ascending
-    if (ranks.size() < 2) continue;
-    auto [it, added] = item_ids.emplace(ranks, static_cast<int32_t>(item_ranks.size()));
-    if (added) item_ranks.push_back(ranks);
-    item_of_[e] = it->second;
-  }
-  num_items_ = static_cast<int64_t>(item_ranks.size());
-  item_offset_.assign(num_items_ + 1, 0);
-  item_rank_.clear();
-  arc_item_.clear();
-  for (int64_t i = 0; i < num_items_; ++i) {
-    for (int32_t r : item_ranks[i]) {
-      item_rank_.push_back(r);
-      arc_item_.push_back(static_cast<int32_t>(i));
-    }
-    item_offset_[i + 1] = static_cast<int32_t>(item_rank_.size());
-  }
-  const int64_t nnz = static_cast<int64_t>(item_rank_.size());
-  rank_offset_.assign(P + 1, 0);
-  for (int32_t r : item_rank_) ++rank_offset_[r + 1];
-  for (int64_t r = 0; r < P; ++r) rank_offset_[r + 1] += rank_offset_[r];
-  rank_arc_.resize(nnz);
-  std::vector<int32_t> at(rank_offset_.begin(), rank_offset_.end() - 1);
-  for (int64_t a = 0; a < nnz; ++a) rank_arc_[at[item_rank_[a]]++] = static_cast<int32_t>(a);
-
-  // Per slot: its arc and how many of its expert's slots share its rank.
-  slot_arc_.assign(n, -1);
-  slot_mult_.assign(n, 1);
-  for (int64_t e = 0; e < E; ++e) {
-    const int32_t first = slot_offset_[e], last = slot_offset_[e + 1];
-    for (int32_t k = first; k < last; ++k) {
-      const int32_t rank = static_cast<int32_t>(slots_[k] / n_local_);
-      int32_t mult = 0;
-      for (int32_t q = first; q < last; ++q) mult += slots_[q] / n_local_ == rank;
-      slot_mult_[slots_[k]] = mult;
-      const int32_t item = item_of_[e];
-      if (item < 0) continue;
-      for (int32_t a = item_offset_[item]; a < item_offset_[item + 1]; ++a)
-        if (item_rank_[a] == rank) slot_arc_[slots_[k]] = a;
-    }
-  }
+  // The layout is shared with the CUDA backend (core/placement_layout.hpp).
+  detail::PlacementLayout L =
+      detail::build_placement_layout(std::move(phy2log_), num_experts_, ep_size_);
+  phy2log_ = std::move(L.phy2log);
+  n_local_ = L.n_local;
+  max_count_ = L.max_count;
+  num_items_ = L.num_items;
+  slot_offset_ = std::move(L.slot_offset);
+  slots_ = std::move(L.slots);
+  item_of_ = std::move(L.item_of);
+  slot_arc_ = std::move(L.slot_arc);
+  slot_mult_ = std::move(L.slot_mult);
+  item_offset_ = std::move(L.item_offset);
+  item_rank_ = std::move(L.item_rank);
+  rank_offset_ = std::move(L.rank_offset);
+  rank_arc_ = std::move(L.rank_arc);
+  arc_item_ = std::move(L.arc_item);
 }
 
 std::vector<int32_t> PlacementPlanner::log2phy() const {

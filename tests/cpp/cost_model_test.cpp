@@ -15,7 +15,7 @@
 
 #include "cost_oracle.hpp"
 #include "lp_oracle.hpp"
-#include "lplb/cost_model.hpp"
+#include "lplb/lp_objective.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/lp.hpp"
 #include "lplb/planner.hpp"

@@ -28,7 +28,7 @@
 #include "lplb/planner.hpp"
 #ifdef LPLB_HAVE_NCCL
 #include "lplb/cuda/comm_nccl.hpp"
-#include "lplb/cuda/comm_nccl_device.hpp"
+#include "lplb/cuda/nccl_device_exchange.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
 #endif
 

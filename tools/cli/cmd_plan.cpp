@@ -15,7 +15,7 @@ namespace {
 struct PlanArgs {
   std::string topology, history, workload, output, solver = "exact", placement;
   int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8;
-  // Issue 11 (lplb/cost_model.hpp).
+  // Issue 11 (lplb/objective.hpp).
   std::string objective = "tokens", cost_model;
   bool min_moves = false;
   double move_tolerance = 0;

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 #include "lplb/topology.hpp"
 
 namespace lplb::sim {
@@ -71,7 +71,7 @@ std::unique_ptr<Balancer> make_none_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_eplb_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_ipm_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_exact_balancer(const BalancerContext& context);
-// Issue 11 (lplb/cost_model.hpp): LPLB exact with the fewest token moves at
+// Issue 11 (lplb/objective.hpp): LPLB exact with the fewest token moves at
 // the optimum, and LPLB minimising the modelled time (then the moves).
 std::unique_ptr<Balancer> make_lplb_moves_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_time_balancer(const BalancerContext& context);

@@ -41,7 +41,7 @@ struct SimOptions {
   std::vector<std::string> methods;  // default: all (none always runs: the baseline)
   int threads = 0;                 // sampling threads (0: all cores); results do not depend on it
   // Issue 11: every method's modelled GEMM time, and lplb_time's objective
-  // (default: the H200 fit of lplb/cost_model.hpp).
+  // (default: the H200 fit of lplb/objective.hpp).
   CostModel cost_model;
 };
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 #include "sim/balancer.hpp"
 
 namespace lplb::sim {

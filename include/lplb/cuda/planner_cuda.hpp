@@ -1,4 +1,5 @@
-// The CUDA backend of the LPLB planner (SPEC sections 5.2-5.4, 6).
+// The CUDA backend of the LPLB planner: count, solve and map as kernels that
+// a CUDA graph can capture (docs/ARCHITECTURE.md, "Pipeline").
 //
 // A CudaPlanner mirrors an lplb::Planner (topology, sizes, solver, current
 // placement) on one GPU. It allocates every device buffer once, at
@@ -123,8 +124,8 @@ class CudaPlanner {
   void set_solver(SolverKind kind);
 
   // New placement, e.g. Planner::mapping() after update_redundancy_mapping().
-  // phy2log: host, [P * n_local], must follow the layout of SPEC section 2
-  // for this planner's topology (validated; InvalidArgument otherwise).
+  // phy2log: host, [P * n_local], must follow LPLB's layout
+  // (docs/ARCHITECTURE.md, "Layouts") for this planner's topology (validated; InvalidArgument otherwise).
   // Enqueued on `stream` into the same device buffers: work enqueued before
   // it on that stream sees the old placement, work after it the new one.
   // The host array may be reused once the call returns.
