@@ -133,6 +133,41 @@ void bind_cuda(nb::module_& m) {
           "out"_a, "stream"_a, Release(),
           "Enqueues a copy of each group's solver code (GroupResult.code, int32 [G]) into out.")
       .def(
+          "run_raw",
+          [](CudaPlanner& p, uintptr_t ids, int64_t n, bool ids_int64, uintptr_t out,
+             uintptr_t stream, uintptr_t counter, bool counter_int64) {
+            cuda::RunExtras x;
+            x.counter = {reinterpret_cast<void*>(counter), counter_int64};
+            x.float32_probs = true;
+            if (ids_int64)
+              p.run(reinterpret_cast<const int64_t*>(ids), n, reinterpret_cast<int64_t*>(out), x,
+                    as_stream(stream));
+            else
+              p.run(reinterpret_cast<const int32_t*>(ids), n, reinterpret_cast<int32_t*>(out), x,
+                    as_stream(stream));
+          },
+          "ids"_a, "n"_a, "ids_int64"_a, "out"_a, "stream"_a, "counter"_a, "counter_int64"_a,
+          Release(),
+          "The eager fast path of Planner.run: device pointers as integers (the caller has "
+          "checked dtype, device and size). Enqueues count -> solve -> map with the probs "
+          "rounded to float32, adding feasible groups to *counter (0: none).")
+      .def(
+          "solve_raw",
+          [](CudaPlanner& p, uintptr_t workload, int dtype, uintptr_t probs_f32,
+             uintptr_t workload_f32, uintptr_t stream, uintptr_t counter, bool counter_int64) {
+            cuda::SolveExtras x;
+            x.probs_f32 = reinterpret_cast<float*>(probs_f32);
+            x.workload_f32 = reinterpret_cast<float*>(workload_f32);
+            x.counter = {reinterpret_cast<void*>(counter), counter_int64};
+            p.solve(reinterpret_cast<const void*>(workload), static_cast<cuda::DeviceDtype>(dtype),
+                    x, as_stream(stream));
+          },
+          "workload"_a, "dtype"_a, "probs_f32"_a, "workload_f32"_a, "stream"_a, "counter"_a,
+          "counter_int64"_a, Release(),
+          "The eager fast path of Planner.solve_probs: device pointers as integers (the "
+          "caller has checked them). dtype: 0 int32, 1 int64, 2 float32, 3 float64 [E]; "
+          "writes float32 probs [P * D] and the float32 workload [E].")
+      .def(
           "check_errors",
           [](CudaPlanner& p, uintptr_t stream) { p.check_errors(as_stream(stream)); },
           "stream"_a, Release(),

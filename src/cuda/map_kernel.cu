@@ -28,8 +28,11 @@ struct LplbPick {
       const int32_t pi = m.prob_index[e];
       const int32_t orig = m.log2phy[2 * e], copy = m.log2phy[2 * e + 1];
       const bool split = pi >= 0 && copy >= 0;
-      const int32_t kept =
-          split ? static_cast<int32_t>(lplb::detail::kept_tokens(probs[pi], total)) : total;
+      double pr = split ? probs[pi] : 1.0;
+      // The probs the Python layer's solve_probs returns are float32: round
+      // the same way so run() equals solve_probs + map.
+      if (m.float32_probs) pr = static_cast<double>(static_cast<float>(pr));
+      const int32_t kept = split ? static_cast<int32_t>(lplb::detail::kept_tokens(pr, total)) : total;
       slots[e] = make_int4(total, kept, orig, split ? copy : orig);
       inv_total[e] = total > 0 ? 1.0 / total : 0.0;
     }
