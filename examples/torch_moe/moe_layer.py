@@ -36,6 +36,7 @@ class Shapes:
 SHAPES = {
     "deepseek-v3": Shapes(hidden=7168, inter=2048, experts=256, topk=8),
     "small": Shapes(hidden=1024, inter=256, experts=64, topk=4),
+    "mini": Shapes(hidden=64, inter=32, experts=256, topk=8),  # the trace shapes, tiny matrices
     "tiny": Shapes(hidden=32, inter=16, experts=32, topk=4),
 }
 

@@ -188,8 +188,9 @@ def main(argv=None):
     for method in methods:
         res = results[method] = {"front_ms": [], "gemm_ms": [], "model_us": [], "check": [], "path": None}
         front = None
-        for s in range(start, stop):
-            if (s - start) % a.window == 0:  # (re)plan and lay out the weights
+        # One untimed pass first: kernel selection and one-time init stay out.
+        for s, warm in [(start, True)] + [(s, False) for s in range(start, stop)]:
+            if warm or (s - start) % a.window == 0 and s > start:  # (re)plan and lay out the weights
                 front = None  # frees the last graph's memory before the new layout
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -206,7 +207,7 @@ def main(argv=None):
             cnt_h = cnt.cpu().numpy()  # synchronises: the rank loop slices on the host
             rows_r = cnt_h.sum(1)
             begin = np.concatenate([[0], np.cumsum(rows_r)])
-            check = s in weights_of
+            check = s in weights_of and not warm
             out = torch.zeros(T, shapes.hidden, dtype=torch.float32, device=device) if check else None
             marks = []
             for r in range(P):
@@ -224,6 +225,9 @@ def main(argv=None):
                     out.index_add_(0, g.token[sl], y.float() * w)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
+            if warm:
+                del g, phys, out
+                continue
             t_r = np.array([0.0 if mk is None else clock.ms(mk) for mk in marks])
             res["front_ms"].append(clock.ms(front_mark))
             active = (cnt_h > 0).sum(1)
