@@ -37,6 +37,7 @@ if ! python3 -c 'import lplb, lplb.integrations.torch; assert lplb.has_cuda' 2>/
     python3 -m pip install --no-build-isolation --no-deps -q --target /tmp/lplb-site ./
   export PYTHONPATH=/tmp/lplb-site${PYTHONPATH:+:$PYTHONPATH}
 fi
+step compile_check 60 python3 examples/torch_moe/compile_check.py --methods eplb,lplb,eplb_lp
 for run in ${MOE_RUNS:-skewed balanced synthetic}; do
   case $run in
     synthetic) src=() ;;
@@ -44,7 +45,6 @@ for run in ${MOE_RUNS:-skewed balanced synthetic}; do
   esac
   step "moe_$run" $((40 + steps)) python3 examples/torch_moe/run.py "${src[@]}" --steps "$steps" --out "$work/$run"
 done
-step compile_check 60 python3 examples/torch_moe/compile_check.py --methods eplb,lplb,eplb_lp
 tar czf "$OUT/torch_moe_out.tgz" -C "$work" .
 cp "$work/summary.txt" "$OUT/summary.txt"
 cat "$work/summary.txt"
