@@ -258,14 +258,19 @@ def main(argv=None):
 
 
 def fit(rows):
+    """Least squares time_us = a + b * tokens + c * active over the rank
+    timings, with c >= 0 (at thousands of tokens per expert the active count
+    barely varies and an unconstrained c can come out negative)."""
     X = np.array([[1.0, r["tokens"], r["active"]] for r in rows])
     y = np.array([r["time_us"] for r in rows])
-    if len(rows) < 3 or np.linalg.matrix_rank(X) < 3:
+    if len(rows) < 3 or np.linalg.matrix_rank(X) < 2:
         return None
-    (a_, b_, c_), *_ = np.linalg.lstsq(X, y, rcond=None)
-    pred = X @ [a_, b_, c_]
-    rel = np.abs(pred - y) / y
-    return {"a_us": float(a_), "b_us_per_token": float(b_), "c_us_per_expert": float(c_),
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    if coef[2] < 0:
+        ab, *_ = np.linalg.lstsq(X[:, :2], y, rcond=None)
+        coef = np.array([ab[0], ab[1], 0.0])
+    rel = np.abs(X @ coef - y) / y
+    return {"a_us": float(coef[0]), "b_us_per_token": float(coef[1]), "c_us_per_expert": float(coef[2]),
             "fit_error": {"n": len(rows), "mean_rel": float(rel.mean()), "max_rel": float(rel.max())}}
 
 
@@ -273,32 +278,36 @@ def report(results, methods, rows, cm, a, counts, start, stop, E, P, T, k):
     base_front = float(np.median(results["none"]["front_ms"]))
     base = None
     lines = []
-    hdr = (f"{'method':<10} {'path':<10} {'bal us':>8} {'step ms':>8} {'rel':>6} {'p99 ms':>8} {'p99 rel':>7} "
-           f"{'model rel':>9} {'model err':>9} {'abs err':>8} {'check':>8}")
+    hdr = (f"{'method':<10} {'path':<11} {'bal us':>7} {'gemm rel':>8} {'model rel':>9} {'model err':>9} "
+           f"{'step ms':>8} {'step rel':>8} {'p99 ms':>7} {'p99 rel':>7} {'abs err':>7} {'check':>7}")
     for m in methods:
         r = results[m]
         overhead = 0.0 if m == "none" else max(0.0, float(np.median(r["front_ms"])) - base_front)
-        step = np.array(r["gemm_ms"]) + overhead
+        gemm = np.array(r["gemm_ms"])
+        step = gemm + overhead
         model = np.array(r["model_us"]) / 1e3
         if base is None:
-            base = (step.mean(), np.percentile(step, 99), model.mean())
-        rel, p99rel, mrel = step.mean() / base[0], np.percentile(step, 99) / base[1], model.mean() / base[2]
-        abs_err = float(np.mean(np.abs(model - np.array(r["gemm_ms"])) / np.array(r["gemm_ms"])))
-        r.update(overhead_us=overhead * 1e3, step_ms_mean=float(step.mean()), step_ms_p99=float(np.percentile(step, 99)),
+            base = (gemm.mean(), step.mean(), np.percentile(step, 99), model.mean())
+        grel, rel, p99rel = gemm.mean() / base[0], step.mean() / base[1], np.percentile(step, 99) / base[2]
+        mrel = model.mean() / base[3]
+        abs_err = float(np.mean(np.abs(model - gemm) / gemm))
+        r.update(overhead_us=overhead * 1e3, gemm_ms_mean=float(gemm.mean()), gemm_rel=float(grel),
+                 step_ms_mean=float(step.mean()), step_ms_p99=float(np.percentile(step, 99)),
                  rel_mean=float(rel), rel_p99=float(p99rel), model_rel=float(mrel),
-                 model_err=float((mrel - rel) / rel), model_abs_err=abs_err,
+                 model_err=float((mrel - grel) / grel), model_abs_err=abs_err,
                  check_max=float(max(r["check"])) if r["check"] else 0.0)
-        lines.append(f"{m:<10} {r['path']:<10} {overhead * 1e3:>8.0f} {step.mean():>8.3f} {rel:>6.3f} "
-                     f"{np.percentile(step, 99):>8.3f} {p99rel:>7.3f} {mrel:>9.3f} {r['model_err']:>+9.1%} "
-                     f"{abs_err:>8.1%} {r['check_max']:>8.1e}")
+        lines.append(f"{m:<10} {r['path']:<11} {overhead * 1e3:>7.0f} {grel:>8.3f} {mrel:>9.3f} "
+                     f"{r['model_err']:>+9.1%} {step.mean():>8.3f} {rel:>8.3f} {np.percentile(step, 99):>7.3f} "
+                     f"{p99rel:>7.3f} {abs_err:>7.1%} {r['check_max']:>7.1e}")
     print(f"\nsteps {start}..{stop - 1} ({stop - start} measured); cost model a={cm['a_us']:.3g} us, "
           f"b={cm['b_us_per_token']:.4g} us/token, c={cm['c_us_per_expert']:.3g} us/active expert")
     print(hdr)
     print("\n".join(lines))
-    print("bal us: balance+group time minus none's (median); step = slowest rank's GEMM + bal; rel: to none "
-          "(mean, p99 over steps);\nmodel rel: the cost model's slowest rank on the same per-rank loads, to none; "
-          "model err: (model rel - rel) / rel;\nabs err: mean |modelled - measured| / measured slowest-rank GEMM "
-          "time; check: |out - out_none| / |out_none| (fp32)")
+    print("bal us: balance+group time minus none's (median); gemm rel: slowest rank's measured expert GEMM time, "
+          "mean over steps, to none;\nmodel rel: the cost model's slowest rank on the same per-rank loads, to none; "
+          "model err: (model rel - gemm rel) / gemm rel;\nstep = slowest rank + bal (mean, p99 over steps; rel: to "
+          "none); abs err: mean |modelled - measured| / measured slowest-rank time;\ncheck: "
+          "|out - out_none| / |out_none| (fp32)")
     f = fit(rows)
     if f:
         e = f["fit_error"]
