@@ -92,7 +92,6 @@ void def_solve(nb::class_<CudaPlanner>& c) {
 }  // namespace
 
 void bind_cuda(nb::module_& m) {
-  m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(LpStatus::kIpmFallback);
   nb::class_<CudaPlanner> c(m, "CudaPlanner", "The CUDA planner (lplb::cuda::CudaPlanner).");
   c.def(
        "__init__",
