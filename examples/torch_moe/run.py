@@ -125,9 +125,13 @@ class Front:
                     self._eager()
             torch.cuda.current_stream().wait_stream(s)
             g = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(g):
-                self.out = self._eager()
-            self.graph = g
+            try:
+                with torch.cuda.graph(g):
+                    self.out = self._eager()
+                self.graph = g
+            except RuntimeError as err:  # a balancer that synchronises cannot be captured
+                print(f"note: {b.name}: not captured in a CUDA graph, runs eagerly ({err})", flush=True)
+                torch.cuda.synchronize(device)
 
     def _eager(self):
         phys = self.layer.balancer(self.ids)

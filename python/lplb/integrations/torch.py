@@ -227,7 +227,9 @@ class LplbBalancer(Balancer):
 
 
 def _cpu_only(err: Exception) -> bool:
-    return isinstance(err, TypeError) and "runs on the CPU" in str(err)
+    """The TypeError of a PlacementPlanner without a GPU path for CUDA ids."""
+    msg = str(err)
+    return isinstance(err, TypeError) and ("runs on the CPU" in msg or "without the CUDA backend" in msg)
 
 
 class PlacementBalancer(Balancer):
@@ -245,7 +247,9 @@ class PlacementBalancer(Balancer):
 
         self.name = name
         self._planner = lplb.PlacementPlanner(self.phy2log.cpu(), num_experts, ep_size)
-        self._gpu_ok: bool | None = None  # unknown until the first CUDA call
+        # Unknown until the first CUDA call (this lplb's PlacementPlanner may
+        # or may not take CUDA tensors); never without the CUDA backend.
+        self._gpu_ok: bool | None = None if lplb.has_cuda else False
         self.path = "cpu"
         self.capturable = False
         self.handle = _register(self)
