@@ -190,8 +190,10 @@ class StaticBalancer(Balancer):
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         flat = ids.reshape(-1).long()
         valid = flat >= 0
+        # -1 entries count as an extra value E, so they do not shift the turns.
+        occ = _occurrence(torch.where(valid, flat, torch.full_like(flat, self.num_experts)), self.num_experts + 1)
         e = torch.where(valid, flat, torch.zeros_like(flat))
-        copy = _occurrence(e, self.num_experts) % self.logcnt[e]
+        copy = occ % self.logcnt[e]
         slot = self.log2phy[e, copy]
         return torch.where(valid, slot, flat).to(ids.dtype).reshape(ids.shape)
 
