@@ -73,7 +73,8 @@ void def_solve(nb::class_<CudaPlanner>& c) {
 }  // namespace
 
 void bind_cuda(nb::module_& m) {
-  // GroupResult::code holds the kernels' LpCode, not lplb::LpStatus.
+  // GroupResult::code holds the kernels' LpCode, not lplb::LpStatus: the
+  // CUDA build overrides the module-wide value with the kernels' code.
   m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(detail::LpCode::kIpmFallback);
   nb::class_<CudaPlanner> c(m, "CudaPlanner", "The CUDA planner (lplb::cuda::CudaPlanner).");
   c.def(
