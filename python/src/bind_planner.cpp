@@ -11,7 +11,7 @@
 
 #include "bindings.hpp"
 #include "glue_planner.hpp"
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 #include "lplb/planner.hpp"
 
 namespace lplb::python {
@@ -116,7 +116,7 @@ void bind_planner(nb::module_& m) {
        "gpus_per_node"_a = 8, "solver"_a = "exact", "objective"_a = "tokens",
        "cost_model"_a = nb::none(), "min_moves"_a = false, "move_tolerance"_a = 0.0,
        "objective: 'tokens' or 'time'; cost_model: None (the default CostModel) or a "
-       "CostModel; min_moves, move_tolerance: the secondary objective (lplb/cost_model.hpp).")
+       "CostModel; min_moves, move_tolerance: the secondary objective (lplb/objective.hpp).")
       .def_prop_ro("topology", &Planner::topology)
       .def_prop_ro("num_experts", [](const Planner& p) { return p.options().num_experts; })
       .def_prop_ro("ep_size", [](const Planner& p) { return p.options().ep_size; })
@@ -157,6 +157,12 @@ void bind_planner(nb::module_& m) {
                                    copy_1d(m.logcnt));
           },
           "numpy int32 copies (phy2log [P * n_local], log2phy [E, 2] -1 padded, logcnt [E]).")
+      .def(
+          "set_mapping",
+          [](Planner& p, HostIn<int32_t> phy2log) { p.set_mapping(span_of(phy2log)); },
+          "phy2log"_a,
+          "Restores phy2log (int32 [P * n_local], as update_redundancy_mapping builds it); "
+          "validated, the mapping is unchanged on error.")
       .def(
           "solve",
           [](const Planner& p, HostIn<double> workload) { return p.solve(span_of(workload)); },

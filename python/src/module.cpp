@@ -1,5 +1,6 @@
 // lplb._core: the nanobind extension behind the `lplb` Python package.
 #include "bindings.hpp"
+#include "lplb/config.hpp"
 #include "lplb/lp.hpp"
 
 NB_MODULE(_core, m) {

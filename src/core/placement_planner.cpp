@@ -4,12 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <map>
 #include <numeric>
 #include <string>
 
 #include "common/placement_lp.hpp"
 #include "common/placement_split.hpp"
+#include "core/input_checks.hpp"
+#include "core/placement_layout.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/placement.hpp"
@@ -17,64 +18,11 @@
 namespace lplb {
 namespace {
 
-constexpr int64_t kMaxIdsPerCall = int64_t{1} << 31;  // keeps the split's products in int64
-constexpr double kMaxExactTotal = 9007199254740992.0;  // 2^53: sums stay exact
-
-void check_workload(std::span<const double> w, int64_t E, const char* arg) {
-  check_arg(static_cast<int64_t>(w.size()) == E, arg,
-            "expected " + std::to_string(E) + " entries (one per logical expert), got " +
-                std::to_string(w.size()));
-  double total = 0;
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (!std::isfinite(w[e]) || !(w[e] >= 0)) {  // messages are built only on failure
-      check_arg(std::isfinite(w[e]), arg,
-                "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
-      check_arg(false, arg,
-                "entry " + std::to_string(e) + " is negative (" + std::to_string(w[e]) + ")");
-    }
-    total += w[e];
-  }
-  check_arg(total <= kMaxExactTotal, arg, "total exceeds 2^53 and cannot be summed exactly");
-}
+using detail::check_workload;
 
 void check_shares(std::span<const double> shares, int64_t n) {
-  check_arg(static_cast<int64_t>(shares.size()) == n, "shares",
-            "expected " + std::to_string(n) + " entries (one per physical slot), got " +
-                std::to_string(shares.size()));
-  for (size_t s = 0; s < shares.size(); ++s)
-    if (!std::isfinite(shares[s]) || !(shares[s] >= 0))
-      check_arg(false, "shares",
-                "entry " + std::to_string(s) + " = " + std::to_string(shares[s]) +
-                    " is negative or not finite");
-}
-
-template <typename Id>
-std::vector<int32_t> checked_phy2log(std::span<const Id> phy2log, int64_t E, int64_t P) {
-  check_arg(E > 0, "num_experts", "must be > 0, got " + std::to_string(E));
-  check_arg(E <= INT32_MAX, "num_experts", "must be < 2^31, got " + std::to_string(E));
-  check_arg(P > 0, "ep_size", "must be > 0, got " + std::to_string(P));
-  const int64_t n = static_cast<int64_t>(phy2log.size());
-  check_arg(n > 0, "phy2log", "is empty");
-  check_arg(n < INT32_MAX, "phy2log", "has 2^31 or more slots");
-  check_arg(n % P == 0, "phy2log",
-            "length " + std::to_string(n) + " is not a multiple of ep_size " + std::to_string(P));
-  std::vector<int32_t> out(n);
-  std::vector<char> seen(E, 0);
-  for (int64_t s = 0; s < n; ++s) {
-    const int64_t e = static_cast<int64_t>(phy2log[s]);
-    if (e < 0 || e >= E)
-      check_arg(false, "phy2log",
-                "slot " + std::to_string(s) + " holds expert " + std::to_string(e) +
-                    ", outside [0, " + std::to_string(E) + ")");
-    out[s] = static_cast<int32_t>(e);
-    seen[e] = 1;
-  }
-  for (int64_t e = 0; e < E; ++e)
-    if (seen[e] == 0)
-      check_arg(false, "phy2log",
-                "expert " + std::to_string(e) + " has no replica (every expert in [0, " +
-                    std::to_string(E) + ") needs at least one slot)");
-  return out;
+  detail::check_length(shares.size(), n, "shares", "physical slot");
+  detail::check_entries(shares, "shares", detail::Bound::kNonNegative);
 }
 
 }  // namespace
@@ -82,80 +30,35 @@ std::vector<int32_t> checked_phy2log(std::span<const Id> phy2log, int64_t E, int
 PlacementPlanner::PlacementPlanner(std::span<const int64_t> phy2log, int64_t num_experts,
                                    int64_t ep_size)
     : num_experts_(num_experts), ep_size_(ep_size),
-      phy2log_(checked_phy2log(phy2log, num_experts, ep_size)) {
+      phy2log_(detail::checked_phy2log(phy2log, num_experts, ep_size)) {
   build();
 }
 
 PlacementPlanner::PlacementPlanner(std::span<const int32_t> phy2log, int64_t num_experts,
                                    int64_t ep_size)
     : num_experts_(num_experts), ep_size_(ep_size),
-      phy2log_(checked_phy2log(phy2log, num_experts, ep_size)) {
+      phy2log_(detail::checked_phy2log(phy2log, num_experts, ep_size)) {
   build();
 }
 
 void PlacementPlanner::build() {
-  const int64_t E = num_experts_, P = ep_size_, n = static_cast<int64_t>(phy2log_.size());
-  n_local_ = n / P;
-  slot_offset_.assign(E + 1, 0);
-  for (int32_t e : phy2log_) ++slot_offset_[e + 1];
-  for (int64_t e = 0; e < E; ++e) slot_offset_[e + 1] += slot_offset_[e];
-  slots_.resize(n);
-  std::vector<int32_t> fill(slot_offset_.begin(), slot_offset_.end() - 1);
-  for (int64_t s = 0; s < n; ++s) slots_[fill[phy2log_[s]]++] = static_cast<int32_t>(s);
-  max_count_ = 0;
-  for (int64_t e = 0; e < E; ++e)
-    max_count_ = std::max<int64_t>(max_count_, slot_offset_[e + 1] - slot_offset_[e]);
-
-  // Items: experts sharing one set of >= 2 distinct ranks, numbered by their
-  // first expert.
-  std::map<std::vector<int32_t>, int32_t> item_ids;
-  std::vector<std::vector<int32_t>> item_ranks;
-  item_of_.assign(E, -1);
-  for (int64_t e = 0; e < E; ++e) {
-    std::vector<int32_t> ranks;
-    for (int32_t k = slot_offset_[e]; k < slot_offset_[e + 1]; ++k)
-      ranks.push_back(static_cast<int32_t>(slots_[k] / n_local_));
-    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());  // slots ascending
-    if (ranks.size() < 2) continue;
-    auto [it, added] = item_ids.emplace(ranks, static_cast<int32_t>(item_ranks.size()));
-    if (added) item_ranks.push_back(ranks);
-    item_of_[e] = it->second;
-  }
-  num_items_ = static_cast<int64_t>(item_ranks.size());
-  item_offset_.assign(num_items_ + 1, 0);
-  item_rank_.clear();
-  arc_item_.clear();
-  for (int64_t i = 0; i < num_items_; ++i) {
-    for (int32_t r : item_ranks[i]) {
-      item_rank_.push_back(r);
-      arc_item_.push_back(static_cast<int32_t>(i));
-    }
-    item_offset_[i + 1] = static_cast<int32_t>(item_rank_.size());
-  }
-  const int64_t nnz = static_cast<int64_t>(item_rank_.size());
-  rank_offset_.assign(P + 1, 0);
-  for (int32_t r : item_rank_) ++rank_offset_[r + 1];
-  for (int64_t r = 0; r < P; ++r) rank_offset_[r + 1] += rank_offset_[r];
-  rank_arc_.resize(nnz);
-  std::vector<int32_t> at(rank_offset_.begin(), rank_offset_.end() - 1);
-  for (int64_t a = 0; a < nnz; ++a) rank_arc_[at[item_rank_[a]]++] = static_cast<int32_t>(a);
-
-  // Per slot: its arc and how many of its expert's slots share its rank.
-  slot_arc_.assign(n, -1);
-  slot_mult_.assign(n, 1);
-  for (int64_t e = 0; e < E; ++e) {
-    const int32_t first = slot_offset_[e], last = slot_offset_[e + 1];
-    for (int32_t k = first; k < last; ++k) {
-      const int32_t rank = static_cast<int32_t>(slots_[k] / n_local_);
-      int32_t mult = 0;
-      for (int32_t q = first; q < last; ++q) mult += slots_[q] / n_local_ == rank;
-      slot_mult_[slots_[k]] = mult;
-      const int32_t item = item_of_[e];
-      if (item < 0) continue;
-      for (int32_t a = item_offset_[item]; a < item_offset_[item + 1]; ++a)
-        if (item_rank_[a] == rank) slot_arc_[slots_[k]] = a;
-    }
-  }
+  // The layout is shared with the CUDA backend (core/placement_layout.hpp).
+  detail::PlacementLayout L =
+      detail::build_placement_layout(std::move(phy2log_), num_experts_, ep_size_);
+  phy2log_ = std::move(L.phy2log);
+  n_local_ = L.n_local;
+  max_count_ = L.max_count;
+  num_items_ = L.num_items;
+  slot_offset_ = std::move(L.slot_offset);
+  slots_ = std::move(L.slots);
+  item_of_ = std::move(L.item_of);
+  slot_arc_ = std::move(L.slot_arc);
+  slot_mult_ = std::move(L.slot_mult);
+  item_offset_ = std::move(L.item_offset);
+  item_rank_ = std::move(L.item_rank);
+  rank_offset_ = std::move(L.rank_offset);
+  rank_arc_ = std::move(L.rank_arc);
+  arc_item_ = std::move(L.arc_item);
 }
 
 std::vector<int32_t> PlacementPlanner::log2phy() const {
@@ -183,18 +86,7 @@ std::vector<double> PlacementPlanner::even_shares() const {
 
 template <typename Id>
 std::vector<int64_t> PlacementPlanner::count_impl(std::span<const Id> ids) const {
-  const int64_t E = num_experts_;
-  std::vector<int64_t> counts(E, 0);
-  for (size_t k = 0; k < ids.size(); ++k) {
-    const Id e = ids[k];
-    if (e >= 0 && e < E) {
-      ++counts[e];
-    } else if (e != -1) {
-      throw InvalidArgument("ids: entry " + std::to_string(k) + " = " + std::to_string(e) +
-                            " is outside [-1, " + std::to_string(E) + ")");
-    }
-  }
-  return counts;
+  return detail::count_ids(ids, num_experts_);
 }
 
 std::vector<int64_t> PlacementPlanner::count(std::span<const int32_t> ids) const {
@@ -257,16 +149,8 @@ PlacementSolveOutput PlacementPlanner::solve(std::span<const double> workload) c
 }
 
 PlacementSolveOutput PlacementPlanner::solve(std::span<const int64_t> workload) const {
-  check_arg(static_cast<int64_t>(workload.size()) == num_experts_, "workload",
-            "expected " + std::to_string(num_experts_) +
-                " entries (one per logical expert), got " + std::to_string(workload.size()));
-  std::vector<double> w(workload.size());
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (workload[e] < 0)
-      check_arg(false, "workload",
-                "entry " + std::to_string(e) + " is negative (" + std::to_string(workload[e]) + ")");
-    w[e] = static_cast<double>(workload[e]);
-  }
+  detail::check_length(workload.size(), num_experts_, "workload", "logical expert");
+  const std::vector<double> w = detail::counts_as_workload(workload, "workload");
   return solve(std::span<const double>(w));
 }
 
@@ -304,8 +188,8 @@ std::vector<int64_t> PlacementPlanner::slot_counts(std::span<const int64_t> coun
   std::vector<double> share(max_count_), rest(max_count_);
   for (int64_t e = 0; e < num_experts_; ++e) {
     if (counts[e] < 0)
-      check_arg(false, "counts",
-                "entry " + std::to_string(e) + " is negative (" + std::to_string(counts[e]) + ")");
+      throw_arg("counts", "entry " + std::to_string(e) + " is negative (" +
+                              std::to_string(counts[e]) + ")");
     const int32_t first = slot_offset_[e], k = slot_offset_[e + 1] - first;
     for (int32_t j = 0; j < k; ++j) share[j] = shares[slots_[first + j]];
     detail::split_counts(share.data(), k, counts[e], &per_replica[first], rest.data());
@@ -317,10 +201,8 @@ std::vector<int64_t> PlacementPlanner::slot_counts(std::span<const int64_t> coun
 template <typename Id>
 void PlacementPlanner::map_impl(std::span<const Id> ids, std::span<const double> shares,
                                 std::span<Id> out) const {
-  check_arg(out.size() == ids.size(), "out",
-            "expected " + std::to_string(ids.size()) + " entries, got " +
-                std::to_string(out.size()));
-  check_arg(static_cast<int64_t>(ids.size()) < kMaxIdsPerCall, "ids",
+  detail::check_length(out.size(), static_cast<int64_t>(ids.size()), "out", nullptr);
+  check_arg(static_cast<int64_t>(ids.size()) < detail::kMaxIdsPerCall, "ids",
             "at most 2^31 - 1 ids per call");
   check_shares(shares, num_physical());
   const std::vector<int64_t> totals = count_impl(ids);  // validates ids

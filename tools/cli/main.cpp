@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "lplb/config.hpp"
 #include "lplb/errors.hpp"
 
 namespace lplb::cli {
@@ -18,7 +19,7 @@ std::vector<CommandEntry>& command_registry() {
 int main(int argc, char** argv) {
   CLI::App app{"lplb: MoE expert-parallel load balancing (EPLB placement + per-batch LP)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "lplb 0.1.0");
+  app.set_version_flag("--version", "lplb " LPLB_VERSION);
   auto& registry = lplb::cli::command_registry();
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return std::string(a.name) < b.name; });
