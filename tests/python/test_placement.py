@@ -267,11 +267,14 @@ def test_cuda_check_without_a_gpu(monkeypatch):
     """The same check on any machine: every array pretends to be on a GPU."""
     p = lplb.PlacementPlanner(np.array([0, 1, 1, 0]), 2, 2)
     monkeypatch.setattr(lplb._arrays, "is_cuda", lambda a: True)
-    with pytest.raises(TypeError, match=r"idx: PlacementPlanner runs on the CPU; move the tensor with \.cpu\(\)"):
-        p.run(np.zeros(4, np.int64))
-    with pytest.raises(TypeError, match=r"workload: PlacementPlanner runs on the CPU"):
-        p.solve(np.ones(2))
-    with pytest.raises(TypeError, match=r"phy2log: PlacementPlanner runs on the CPU"):
+    # run and solve have a GPU path: without the CUDA backend they say so.
+    no_cuda = r"this lplb was built without the CUDA backend; move the tensor with \.cpu\(\)"
+    if not lplb.has_cuda:
+        with pytest.raises(TypeError, match=r"idx: " + no_cuda):
+            p.run(np.zeros(4, np.int64))
+        with pytest.raises(TypeError, match=r"workload: " + no_cuda):
+            p.solve(np.ones(2))
+    with pytest.raises(TypeError, match=r"phy2log: .*runs on the CPU"):
         lplb.PlacementPlanner(np.array([0, 1, 1, 0]), 2, 2)
 
 
@@ -399,8 +402,8 @@ def small() -> lplb.PlacementPlanner:
         (lambda p: p.map(np.array([0, 5]), np.ones(6)), ValueError, r"idx: entry 1 = 5 is outside"),
         (lambda p: p.map(np.array([0]), np.ones(5)), ValueError, r"shares: expected 6 entries \(one per physical slot\), got 5"),
         (lambda p: p.map(np.array([0]), np.ones(6, np.int64)), TypeError, r"shares: expected a floating-point array"),
-        (lambda p: p.map(np.array([0]), -np.ones(6)), ValueError, r"shares: entry 0 = -1.* is negative or not finite"),
-        (lambda p: p.map(np.array([0]), np.full(6, np.nan)), ValueError, r"shares: entry 0 = nan is negative or not finite"),
+        (lambda p: p.map(np.array([0]), -np.ones(6)), ValueError, r"shares: entry 0 is negative \(-1"),
+        (lambda p: p.map(np.array([0]), np.full(6, np.nan)), ValueError, r"shares: entry 0 is not finite \(nan\)"),
         (lambda p: p.slot_counts([1, 2, 3, 4], np.ones(4)), ValueError, r"shares: expected 6 entries"),
         (lambda p: p.slot_counts([1, 2, 3], np.ones(6)), ValueError, r"counts: expected 4 entries"),
         (lambda p: p.slot_counts([1, -2, 3, 4], np.ones(6)), ValueError, r"counts: entry 1 is negative"),
