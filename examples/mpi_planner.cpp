@@ -1,4 +1,4 @@
-// mpi_planner: distributed LPLB planning on P MPI ranks (SPEC 5.5).
+// mpi_planner: distributed LPLB planning on P MPI ranks (docs/DISTRIBUTED.md).
 //
 //   mpirun -np 4 mpi_planner --topology ring:4 --experts 64 --redundant 2 --tokens 4096 --seed 1
 //

@@ -113,7 +113,7 @@ void expect_bad(const std::function<void()>& fn, const std::string& arg,
 
 int64_t sum(std::span<const int64_t> v) { return std::accumulate(v.begin(), v.end(), int64_t{0}); }
 
-// The four methods of SPEC section 7; later methods may follow them.
+// The four original methods of `lplb simulate` (docs/SIMULATOR.md); later methods may follow them.
 const std::vector<std::string> kCoreMethods = {"none", "eplb", "lplb_ipm", "lplb_exact"};
 
 const MethodResult& method(const SimResult& r, const std::string& name) {

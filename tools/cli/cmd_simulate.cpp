@@ -1,5 +1,5 @@
 // `lplb simulate`: compares no balancing, EPLB, LPLB-IPM and LPLB-exact on a
-// stream of MoE batches (SPEC section 7). Table on stdout, optional JSON and
+// stream of MoE batches (docs/SIMULATOR.md). Table on stdout, optional JSON and
 // plot; progress on stderr for long runs.
 #include <cstdio>
 #include <filesystem>
@@ -79,6 +79,9 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--json", a->json, "write all figures and per-step series here");
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  cmd->add_flag("--gpu", o.gpu,
+                "solve the placement LP methods (eplb_lp, lplb_lp, hybrid_lp) on the GPU "
+                "(CudaPlacementPlanner; CUDA builds only)");
   cmd->add_option("--cost-model", a->cost_model,
                   "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
                   "scripts/measure_gemm.py table: the modelled GEMM time (default: the H200 fit)");
@@ -103,6 +106,11 @@ void setup_simulate(CLI::App& app) {
     hooks.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
     const sim::SimResult result = sim::run_simulation(opt, hooks);
     bar.finish();
+    if (result.num_steps <= opt.refresh)
+      std::fprintf(stderr,
+                   "note: %lld steps, not more than --refresh %lld: placements are built once "
+                   "and never refreshed\n",
+                   static_cast<long long>(result.num_steps), static_cast<long long>(opt.refresh));
     std::fputs(sim::format_table(result).c_str(), stdout);
     std::fflush(stdout);
     if (!a->json.empty() || !a->plot.empty()) {

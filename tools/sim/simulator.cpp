@@ -212,6 +212,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   validate_cost_model(o.cost_model, o.ep, "--cost-model");
   BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
   ctx.cost_model = o.cost_model;
+  ctx.gpu = o.gpu;
   const auto is_lplb = [](const std::string& n) { return n.starts_with("lplb"); };
   if (o.methods.empty() && o.redundant > E / o.ep) {
     // Decode-style layouts (one or two experts per GPU, R > E/P) suit only the
@@ -240,6 +241,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   config["window"] = o.window;
   config["refresh"] = o.refresh;
   config["warmup"] = o.warmup;
+  config["gpu"] = o.gpu;
   config["layers"] = layers;
   config["methods"] = names;
   config["cost_model"] = {{"a_us", o.cost_model.a_us},
