@@ -65,6 +65,7 @@ struct CudaPlanner::Impl {
   bool ipm_single_thread = false;
   bool exact_single_thread = false;
   bool ballot_match = false;
+  bool subset_start = true;
   int32_t warps = 1, max_tiles = 1;
   std::vector<int32_t> r2o;  // host copy, for validating placements
 
@@ -175,6 +176,7 @@ struct CudaPlanner::Impl {
     p.error = error;
     p.ipm_workspace = ipm_ws;
     p.ipm_stride = ipm_stride;
+    p.subset_start = subset_start ? 1 : 0;
     return p;
   }
 
@@ -313,6 +315,7 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   m.ipm_single_thread = options.ipm_single_thread;
   m.exact_single_thread = options.exact_single_thread;
   m.ballot_match = options.map_ballot_match;
+  m.subset_start = options.exact_subset_start;
   m.r2o = topo.r2o_data();
   check_arg(m.S <= lplb::detail::kMaxGroupSize && m.D <= lplb::detail::kMaxSlots, "topology",
             "the CUDA backend supports groups of at most " +

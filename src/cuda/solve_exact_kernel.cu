@@ -46,7 +46,8 @@ __global__ void __launch_bounds__(kExactThreads)
     }
   } else {
     const WarpExactResult w =
-        warp_exact_solve<(kH > 0 ? kH : 1), kD>(S, sh.r2o, sh.o2r, sh.fixed, sh.block, sh.probs);
+        warp_exact_solve<(kH > 0 ? kH : 1), kD>(S, sh.r2o, sh.o2r, sh.fixed, sh.block, sh.probs,
+                                                 p.subset_start != 0);
     r = GroupResult{w.max_load, w.bound, w.code, w.rounds, w.pulses, w.relabels};
   }
   __syncthreads();
