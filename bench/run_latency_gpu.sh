@@ -95,8 +95,10 @@ fi
 step cuda_planner_test 150 "$pack/bin/cuda_planner_test"
 if [ "$mode" = full ]; then
   san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  step memcheck 120 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool memcheck --error-exitcode 9 \
+  step memcheck 110 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool memcheck --error-exitcode 9 \
     "$pack/bin/cuda_planner_test" --gtest_filter='-*Ipm*'
+  step racecheck 90 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool racecheck --error-exitcode 9 \
+    "$pack/bin/cuda_planner_test" --gtest_filter='*Fused*:*RunEquals*:*ExactSolve*'
 fi
 wait $pid_ours
 tail -n 2 "$W/logs/build_ours.log" | tee -a "$S"

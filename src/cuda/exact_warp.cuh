@@ -70,23 +70,43 @@ constexpr int kEnumMaxRanks = 8;
 // The LP optimum of a small group: the largest (fixed(Y) + blocks with both
 // ranks in Y) / |Y| over rank subsets Y, the load Y must carry whatever the
 // split (the min-cut bound of lp_exact.hpp, maximised). 2^S - 1 subsets over
-// the 32 lanes; every lane returns the maximum.
+// the 32 lanes, from registers (the group is read once), compared by cross
+// multiplication (one division at the end); every lane returns the maximum.
 template <int D>
 __device__ double densest_subset_bound(int S, const double* fixed, const double* block,
                                        const int32_t* o2r) {
-  double best = 0.0;
+  constexpr int kN = kEnumMaxRanks;
+  double f[kN], c[kN][D];
+  int head[kN][D];
+#pragma unroll
+  for (int v = 0; v < kN; ++v) {
+    const bool on = v < S;
+    f[v] = on ? fixed[v] : 0.0;
+#pragma unroll
+    for (int d = 0; d < D; ++d) {
+      c[v][d] = on ? block[v * D + d] : 0.0;
+      head[v][d] = on ? o2r[v * D + d] : 0;
+    }
+  }
+  double best_num = 0.0;
+  int best_size = 1;
   for (int m = (threadIdx.x & 31) + 1; m < (1 << S); m += 32) {
     double num = 0.0;
-    for (int v = 0; v < S; ++v) {
+#pragma unroll
+    for (int v = 0; v < kN; ++v) {
       if (!((m >> v) & 1)) continue;
-      num += fixed[v];
+      num += f[v];
 #pragma unroll
       for (int d = 0; d < D; ++d)
-        if ((m >> o2r[v * D + d]) & 1) num += block[v * D + d];
+        if ((m >> head[v][d]) & 1) num += c[v][d];
     }
-    best = fmax(best, num / __popc(m));
+    const int size = __popc(m);
+    if (num * best_size > best_num * size) {
+      best_num = num;
+      best_size = size;
+    }
   }
-  return warp_max(best);
+  return warp_max(best_num / best_size);
 }
 
 // H = ranks per lane (1: S <= 32, 2: S <= 64), D = slots, both compile-time
