@@ -320,10 +320,14 @@ std::vector<Id> random_ids(int64_t n, int64_t E, std::mt19937_64& rng) {
 // Section 2: count -> solve -> map in one graph.
 void bench_pipeline(cudaStream_t stream) {
   std::printf("\n## 2. Full pipeline count -> solve -> map, one graph (median us)\n\n");
-  std::printf("| case | ids | id type | run() graph | count | solve | map |\n|---|---|---|---|---|---|---|\n");
+  std::printf("| case | ids | id type | run() graph | run() graph, count and solve not fused | "
+              "count | solve | map |\n|---|---|---|---|---|---|---|---|\n");
   std::mt19937_64 rng(7);
   const Case cases[] = {{"cube P=32", "cube", 256, 32, 2},
+                        {"cube P=256", "cube", 2048, 256, 2},
                         {"hypercube P=16", "hypercube", 256, 16, 2},
+                        {"torus:8x4 P=32", "torus:8x4", 256, 32, 2},
+                        {"ring:8 P=32", "ring:8", 256, 32, 2},
                         {"random S=64 D=4 P=64", "random:64:4", 512, 64, 4}};
   for (const Case& c : cases) {
     const Planner planner = make_planner(c, SolverKind::kExact, rng);
@@ -335,10 +339,15 @@ void bench_pipeline(cudaStream_t stream) {
     for (int k = 0; k < 4; ++k) in.push_back(device_copy(random_ids<int32_t>(n, c.E, rng)));
     int32_t* out;
     CHECK(cudaMalloc(&out, n * 4));
-    GraphTimer all(stream), count(stream), solve(stream), map(stream);
+    CudaPlannerOptions o2 = o;
+    o2.fuse_count_solve = false;
+    CudaPlanner plain(planner, o2);
+    GraphTimer all(stream), all_plain(stream), count(stream), solve(stream), map(stream);
     for (int k = 0; k < 4; ++k) {
       all.capture([&](cudaStream_t s) { gpu.run(in[k], n, out, s); });
+      all_plain.capture([&](cudaStream_t s) { plain.run(in[k], n, out, s); });
     }
+    const double all_plain_us = all_plain.median_us(400);
     count.capture([&](cudaStream_t s) { gpu.count(in[0], n, s); });
     const double count_us = count.median_us(300);
     solve.capture([&](cudaStream_t s) { gpu.solve(gpu.counts(), s); });
@@ -347,8 +356,8 @@ void bench_pipeline(cudaStream_t stream) {
     const double map_us = map.median_us(300);
     const double all_us = all.median_us(400);
     gpu.check_errors(stream);
-    std::printf("| %s | %lld | int32 | %.2f | %.2f | %.2f | %.2f |\n", c.name,
-                static_cast<long long>(n), all_us, count_us, solve_us, map_us);
+    std::printf("| %s | %lld | int32 | %.2f | %.2f | %.2f | %.2f | %.2f |\n", c.name,
+                static_cast<long long>(n), all_us, all_plain_us, count_us, solve_us, map_us);
     for (auto p : in) CHECK(cudaFree(p));
     CHECK(cudaFree(out));
   }
