@@ -93,18 +93,20 @@ if [ "$mode" = full ] && [ -f "$pack/lplb_src.tar.xz" ]; then
   pid_lplb=$!
 fi
 step cuda_planner_test 150 "$pack/bin/cuda_planner_test"
-if [ "$mode" = full ]; then
-  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  step memcheck 110 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool memcheck --error-exitcode 9 \
-    "$pack/bin/cuda_planner_test" --gtest_filter='-*Ipm*'
-  step racecheck 90 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool racecheck --error-exitcode 9 \
-    "$pack/bin/cuda_planner_test" --gtest_filter='*Fused*:*RunEquals*:*ExactSolve*'
-fi
 wait $pid_ours
 tail -n 2 "$W/logs/build_ours.log" | tee -a "$S"
+step pytest_cuda 120 bash -c "cd $W/ours && PYTHONPATH=$W/site python3 -m pytest -q -p no:cacheprovider \
+  tests/python/test_cuda_fast_path.py tests/python/test_cuda.py tests/python/test_planner_api.py"
+if [ "$mode" = full ]; then
+  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  step memcheck 80 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool memcheck --error-exitcode 9 \
+    "$pack/bin/cuda_planner_test" --gtest_filter='-*Ipm*'
+  step racecheck 60 env LPLB_CUDA_TEST_SMALL=1 "$san" --tool racecheck --error-exitcode 9 \
+    "$pack/bin/cuda_planner_test" --gtest_filter='*Fused*:*RunEquals*'
+fi
 if [ "$have_peer" = 1 ]; then
   wait $pid_lplb
-  tail -n 3 "$W/logs/build_lplb.log" | tee -a "$S"
+  tail -n 6 "$W/logs/build_lplb.log" | tee -a "$S"
 fi
 # Timings with the CPU quiet.
 step cuda_bench_pipeline 60 "$pack/bin/cuda_bench" pipeline
@@ -116,11 +118,8 @@ pb="python3 $B/peer/peer_bench.py"
 step bench_ours 120 env PYTHONPATH="$W/site" $pb --pkg ours --out "$W/res/res_ours.json"
 step graph_ours 90 env PYTHONPATH="$W/site" $pb --graphs --pkg ours --out "$W/res/res_ours_graph.json"
 if [ "$have_peer" = 1 ]; then
-  bash "$B/peer/device_peer.sh" bench "$W/peer" "$W/res" >"$W/logs/peer.log" 2>&1
-  tail -n 4 "$W/logs/peer.log" | tee -a "$S"
+  step peer_lplb 120 bash "$B/peer/device_peer.sh" bench "$W/peer" "$W/res"
 fi
 python3 "$B/peer/tables.py" "$W/res" >"$W/logs/tables.md" 2>&1
 cat "$W/logs/tables.md"
-step pytest_cuda 120 bash -c "cd $W/ours && PYTHONPATH=$W/site python3 -m pytest -q -p no:cacheprovider \
-  tests/python/test_cuda_fast_path.py tests/python/test_cuda.py tests/python/test_planner_api.py"
 grep -hE "^\| |passed|failed" "$W"/logs/cuda_bench_*.log "$W/logs/eager_profile.log" | head -80 >"$W/logs/bench_tables.md"

@@ -18,14 +18,14 @@ if [ "$cmd" = build ]; then
   gcc=$(ls /usr/bin/gcc-13 /usr/bin/gcc 2>/dev/null | head -1)
   t0=$SECONDS
   (cd "$dir/LPLB" && CC=${gcc:-gcc} CXX=${gxx:-g++} LDFLAGS="-Wl,--no-as-needed -l:libstdc++.so.6" \
-    MAX_JOBS=8 timeout 200 python3 setup.py build_ext --inplace >"$dir/build.log" 2>&1)
+    MAX_JOBS=8 timeout 160 python3 setup.py build_ext --inplace >"$dir/build.log" 2>&1)
   echo "LPLB extension build rc=$? ($((SECONDS - t0)) s)"
   readelf -d "$dir"/LPLB/lplb/_cpp*.so | grep -E "NEEDED.*stdc" || echo "(no shared libstdc++ NEEDED)"
   # Cold JIT of the four kernel shapes at once (cube ep 32 and ep 64 share one).
   t0=$SECONDS
   for c in cube_ep32 hypercube_ep16 torus8x4_ep32 ring8_ep32_R1; do
     mkdir -p "$dir/cc_$c"
-    LPLB_CACHE_PATH="$dir/cc_$c" PYTHONPATH="$dir/LPLB" timeout 150 python3 "$here/peer_bench.py" \
+    LPLB_CACHE_PATH="$dir/cc_$c" PYTHONPATH="$dir/LPLB" timeout 100 python3 "$here/peer_bench.py" \
       --first-call --pkg lplb --config $c --out "$dir/first_call_lplb_$c.json" >"$dir/jit_$c.log" 2>&1 &
   done
   wait
@@ -39,9 +39,9 @@ if [ "$cmd" = build ]; then
 elif [ "$cmd" = bench ]; then
   dir=$2 res=$3
   export LPLB_CACHE_PATH=$dir/cache PYTHONPATH=$dir/LPLB
-  timeout 150 python3 "$here/peer_bench.py" --pkg lplb --out "$res/res_lplb.json"
+  timeout 80 python3 "$here/peer_bench.py" --pkg lplb --out "$res/res_lplb.json"
   echo "bench_lplb rc=$?"
-  timeout 100 python3 "$here/peer_bench.py" --graphs --pkg lplb --out "$res/res_lplb_graph.json"
+  timeout 40 python3 "$here/peer_bench.py" --graphs --pkg lplb --out "$res/res_lplb_graph.json"
   echo "graph_lplb rc=$?"
   cp "$dir"/first_call_lplb_*.json "$res/" 2>/dev/null
 else
