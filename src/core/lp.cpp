@@ -105,8 +105,7 @@ const char* solver_name(SolverKind kind) {
 SolverKind parse_solver(std::string_view name) {
   if (name == "exact") return SolverKind::kExact;
   if (name == "ipm") return SolverKind::kIpm;
-  throw InvalidArgument("solver: unknown solver '" + std::string(name) +
-                        "' (expected 'exact' or 'ipm')");
+  throw_arg("solver", "unknown solver '" + std::string(name) + "' (expected 'exact' or 'ipm')");
 }
 
 LpResult solve_group(const Topology& topology, SolverKind kind, const double* fixed,

@@ -49,8 +49,8 @@ const char* objective_name(ObjectiveKind kind) {
 ObjectiveKind parse_objective(std::string_view name) {
   if (name == "tokens") return ObjectiveKind::kTokens;
   if (name == "time") return ObjectiveKind::kTime;
-  throw InvalidArgument("objective: unknown objective '" + std::string(name) +
-                        "' (expected 'tokens' or 'time')");
+  throw_arg("objective", "unknown objective '" + std::string(name) +
+                             "' (expected 'tokens' or 'time')");
 }
 
 }  // namespace lplb

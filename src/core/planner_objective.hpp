@@ -1,4 +1,4 @@
-// Planner glue for issue 11 (lplb/lp_objective.hpp): one group solved under a
+// Planner glue for the objectives beyond token counts (lplb/lp_objective.hpp): one group solved under a
 // non-default Objective, and the modelled times and token moves a solve
 // reports. Internal to the core library.
 #pragma once

@@ -18,7 +18,7 @@ constexpr int kMapSharedBytes = 160 * 1024;  // fits sm_80 (163 KB) and later
 
 // The device error word and where the first problem was seen.
 struct ErrorState {
-  int32_t bits;       // ErrorBit mask (planner_cuda.hpp)
+  int32_t bits;       // ErrorBit mask (lplb/cuda/planner_cuda.hpp)
   int32_t unused;
   // (index << 32) | uint32(clamped id value) of the invalid id with the
   // smallest index; ~0 when none.

@@ -30,6 +30,17 @@ struct GroupShared {
   unsigned long long scale_bits;
 };
 
+// One typed workload entry as double; ok = finite and >= 0 (the placement
+// solve reads typed arrays).
+__device__ __forceinline__ double load_value(int64_t v, bool& ok) {
+  ok = v >= 0;
+  return static_cast<double>(v);
+}
+__device__ __forceinline__ double load_value(double v, bool& ok) {
+  ok = v >= 0.0 && lplb::detail::is_finite(v);
+  return v;
+}
+
 // Entry i of a workload as double; ok = finite and >= 0.
 __device__ __forceinline__ double load_value(const WorkloadRef& w, int64_t i, bool& ok) {
   double v;

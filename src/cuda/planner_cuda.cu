@@ -12,6 +12,7 @@
 
 #include "common/lp_common.hpp"
 #include "cuda/cuda_check.cuh"
+#include "cuda/error_report.cuh"
 #include "cuda/device_types.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/tiling.hpp"
@@ -20,7 +21,9 @@
 namespace lplb::cuda {
 namespace {
 
+using detail::clean_error_state;
 using detail::CountState;
+using detail::DeviceGuard;
 using detail::ErrorState;
 using detail::MapTables;
 using detail::SolveKind;
@@ -29,31 +32,6 @@ using detail::Tiling;
 
 constexpr size_t kAlign = 256;
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-// Makes `device` current for the scope of an API call.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    LPLB_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) LPLB_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() {
-    int now = previous_;
-    if (cudaGetDevice(&now) == cudaSuccess && now != previous_) cudaSetDevice(previous_);
-  }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
-ErrorState clean_error_state() {
-  ErrorState s{};
-  s.first_bad_id = ~0ull;
-  s.first_bad_workload = ~0ull;
-  return s;
-}
 
 }  // namespace
 
@@ -188,7 +166,7 @@ struct CudaPlanner::Impl {
     return p;
   }
 
-  // Validates phy2log (SPEC section 2 layout) and fills the staging block.
+  // Validates phy2log (LPLB's layout, docs/ARCHITECTURE.md) and fills the staging block.
   void stage_mapping(std::span<const int32_t> phy2log) {
     check_arg(static_cast<int64_t>(phy2log.size()) == P * n_loc, "phy2log",
               "expected " + std::to_string(P * n_loc) + " entries (ep_size * n_local), got " +
@@ -502,31 +480,7 @@ int32_t* CudaPlanner::error_word() { return &impl_->error->bits; }
 
 void CudaPlanner::check_errors(cudaStream_t stream) {
   DeviceGuard guard(impl_->device);
-  LPLB_CUDA_CHECK(cudaStreamSynchronize(stream));
-  ErrorState s{};
-  LPLB_CUDA_CHECK(cudaMemcpy(&s, impl_->error, sizeof(s), cudaMemcpyDeviceToHost));
-  if (s.bits == 0) return;
-  const ErrorState clean = clean_error_state();
-  LPLB_CUDA_CHECK(cudaMemcpy(impl_->error, &clean, sizeof(clean), cudaMemcpyHostToDevice));
-  const std::string E = std::to_string(impl_->E);
-  if (s.bits & kErrorBadId) {
-    const int64_t index = static_cast<int64_t>(s.first_bad_id >> 32);
-    const int32_t value = static_cast<int32_t>(static_cast<uint32_t>(s.first_bad_id & 0xffffffffu));
-    std::string shown = std::to_string(value);
-    if (value == INT32_MAX) shown = ">= " + shown;
-    if (value == INT32_MIN) shown = "<= " + shown;
-    throw InvalidArgument("ids: entry " + std::to_string(index) + " = " + shown +
-                          " is outside [-1, " + E + ")");
-  }
-  if (s.bits & kErrorBadWorkload) {
-    const uint64_t at = s.first_bad_workload;
-    const uint64_t layer = at / static_cast<uint64_t>(impl_->E), e = at % impl_->E;
-    throw InvalidArgument("workload: entry " + std::to_string(e) +
-                          (layer > 0 ? " of layer " + std::to_string(layer) : std::string()) +
-                          " is negative or not finite");
-  }
-  throw InvalidArgument(
-      "ids: map() was not preceded by a count() of the same number of ids on this stream");
+  detail::raise_device_errors(impl_->error, impl_->E, stream);
 }
 
 }  // namespace lplb::cuda

@@ -242,19 +242,9 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
       ws.d[j] = ws.x[j] * (ws.c[j] - r);
     }
     __syncthreads();
-    if (tid == 0) {  // the reference's quirky warp max (see lp_ipm.hpp)
-      float lane[32];
-      for (int t = 0; t < 32; ++t) {
-        lane[t] = 0.0f;
-        for (int j = t; j < NV; j += 32) lane[t] = ws.d[j];
-      }
-      for (int offset = 16; offset > 0; offset >>= 1) {
-        float next[32];
-        for (int t = 0; t < 32; ++t) next[t] = ld::ref_fmaxf(lane[t], lane[t ^ offset]);
-        for (int t = 0; t < 32; ++t) lane[t] = next[t];
-      }
-      d_max_shared = lane[0];
-      alpha_shared = static_cast<float>(0.999 / static_cast<double>(lane[0]));
+    if (tid == 0) {  // the reference's quirky warp max (lp_ipm.hpp)
+      d_max_shared = ld::ipm_reference_d_max(ws.d, NV);
+      alpha_shared = ld::ipm_step_alpha(d_max_shared);
     }
     __syncthreads();
     d_max = d_max_shared;
@@ -264,15 +254,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   }
 
   if (tid == 0) {  // convergence test and output, as ld::ipm_iterate
-    float max_residual = 0.0f;
-    for (int i = 0; i < NC; ++i) {
-      float s = 0.0f;
-      for (int k = 0; k < ws.nnz[i]; ++k) s += ws.val[i * R + k] * ws.x[ws.col[i * R + k]];
-      max_residual = ld::ref_fmaxf(max_residual, fabsf(s - ws.b[i]));
-    }
-    bool ok = static_cast<double>(d_max) < 0.1 && 0.0f <= ws.x[NV - 1] &&
-              static_cast<double>(ws.x[NV - 1]) < 1e-4 && static_cast<double>(max_residual) < 0.05;
-    for (int k = 0; ok && k < SD; ++k) ok = ld::is_finite(ws.x[k]);
+    const bool ok = ld::ipm_verdict(S, D, ws, d_max).converged;
     for (int k = 0; k < SD; ++k) sh.probs[k] = ok ? static_cast<double>(ws.x[k]) : 0.5;
     alpha_shared = ok ? 1.0f : 0.0f;
   }

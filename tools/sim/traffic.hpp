@@ -1,4 +1,4 @@
-// How the balancers fill StepLoads (issue 11): every expert's tokens on the
+// How the balancers fill StepLoads (the cost model's inputs): every expert's tokens on the
 // rank that serves them, counted once per replica, with the active experts
 // and the traffic off the expert's home rank that this implies.
 #pragma once

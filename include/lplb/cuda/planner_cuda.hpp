@@ -76,8 +76,8 @@ enum ErrorBit : int32_t {
 struct GroupResult {
   double max_load;  // max rank load of the group with the returned probs
   double bound;     // exact: proven lower bound on the optimum; ipm: 0
-  int32_t code;     // lplb::detail::LpCode: 0 optimal, 1 ipm converged,
-                    // 2 ipm fallback (probs 0.5), 3 trivial (probs 1)
+  int32_t code;     // the kernels' LpCode (src/common/lp_common.hpp): 0 optimal,
+                    // 1 ipm converged, 2 ipm fallback (probs 0.5), 3 trivial (probs 1)
   int32_t rounds;   // exact: max-flow rounds; ipm: steps
   int32_t pulses;   // exact (warp solver): push-relabel pulses over all rounds
   int32_t relabels; // exact (warp solver): global-relabel sweeps over all rounds
