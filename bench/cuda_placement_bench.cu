@@ -52,7 +52,8 @@ using lplb::cuda::PlacementResult;
 constexpr int64_t kE = 256;
 constexpr int kWorkloads = 16;
 // CudaPlacementPlannerOptions::solve_features bits (the header documents them).
-constexpr int kBulkLoad = 1, kEarlyExit = 2, kFusedStats = 4, kRankItem = 8, kAllPaths = 15,
+constexpr int kBulkLoad = 1, kEarlyExit = 2, kFusedStats = 4, kRankItem = 8, kBfsStop = 16,
+              kAllPaths = 31,
               kNoLp = 256;
 
 struct Case {
@@ -261,9 +262,9 @@ int main(int argc, char** argv) {
 
   std::printf("\n## 1. Solve latency per layer (us, median of graph replays)\n\n");
   std::printf("| case | workloads | items | all paths | none | bulk load | early exit | "
-              "fused stats | rank items | all, 64 thr | no LP | serial | pulses mean/max | rounds mean/max | "
+              "fused stats | rank items | relabel stop | all, 64 thr | all, 128 thr | no LP | serial | pulses mean/max | rounds mean/max | "
               "relabel sweeps mean | worst rel diff vs CPU |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Case& c : cases)
     for (const std::string& src : srcs) {
       const auto& w = workloads_for(c, src);
@@ -271,9 +272,9 @@ int main(int argc, char** argv) {
       CudaPlacementPlannerOptions o;
       const SolveFigures a = time_solve(c, w, o, stream);
       double worst = a.worst_rel;
-      const int variants[5] = {0, kBulkLoad, kEarlyExit, kFusedStats, kRankItem};
-      double t[5];
-      for (int k = 0; k < 5; ++k) {
+      const int variants[6] = {0, kBulkLoad, kEarlyExit, kFusedStats, kRankItem, kBfsStop};
+      double t[6];
+      for (int k = 0; k < 6; ++k) {
         o.solve_features = variants[k];
         const SolveFigures v = time_solve(c, w, o, stream);
         t[k] = v.us;
@@ -282,7 +283,9 @@ int main(int argc, char** argv) {
       o.solve_features = -1;
       o.solve_threads = 64;
       const SolveFigures t64 = time_solve(c, w, o, stream);
-      worst = std::max(worst, t64.worst_rel);
+      o.solve_threads = 128;
+      const SolveFigures t128 = time_solve(c, w, o, stream);
+      worst = std::max({worst, t64.worst_rel, t128.worst_rel});
       o.solve_threads = 0;
       // The kernel without the LP: its optimum is not checked.
       o.solve_features = kAllPaths | kNoLp;
@@ -290,10 +293,10 @@ int main(int argc, char** argv) {
       o.solve_features = -1;
       o.serial_solver = true;
       const SolveFigures s = time_solve(c, w, o, stream);
-      std::printf("| %s | %s | %lld | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
-                  "%.1f/%d | %.2f/%d | %.1f | %.1e |\n",
+      std::printf("| %s | %s | %lld | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+                  "%.1f | %.1f/%d | %.2f/%d | %.1f | %.1e |\n",
                   c.name.c_str(), src.c_str(), static_cast<long long>(cpu.num_movable_groups()),
-                  a.us, t[0], t[1], t[2], t[3], t[4], t64.us, no_lp, s.us, a.pulses_mean, a.pulses_max,
+                  a.us, t[0], t[1], t[2], t[3], t[4], t[5], t64.us, t128.us, no_lp, s.us, a.pulses_mean, a.pulses_max,
                   a.rounds_mean, a.rounds_max, a.relabels_mean, std::max(worst, s.worst_rel));
       std::fflush(stdout);
     }

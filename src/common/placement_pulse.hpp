@@ -62,6 +62,7 @@ struct PulseState {
   // fused_stats: the three start-up reductions in one barrier pair.
   bool early_exit = true;
   bool fused_stats = true;
+  bool bfs_early_stop = true;  // global relabel: stop after an item sweep that moved nothing
   // Optional [nnz]: arc_item[rank_arc[k]] per rank-side position k, one
   // dependent load less per arc in the rank loops (null: looked up).
   const int32_t* rank_item = nullptr;
@@ -173,7 +174,13 @@ LPLB_HD void pulse_global_relabel(const PulseState& s, int32_t* lab,
         changed = true;
       }
     }
-    pulse_sync();
+    // Ranks take their labels from items only: when no item label moved,
+    // the rank sweep would move nothing either (the last, confirming sweep).
+    if (s.bfs_early_stop) {
+      if (!pulse_sync_or(changed)) break;
+    } else {
+      pulse_sync();
+    }
     for (int r = pulse_tid(); r < P; r += pulse_threads()) {  // ranks from items over flow
       int best = lab[I + r];
       for (int k = s.rank_offset[r]; k < s.rank_offset[r + 1]; ++k) {

@@ -94,7 +94,8 @@ enum PlacementSolveFeature : int {
   kSolveEarlyExit = 2,    // PulseState::early_exit
   kSolveFusedStats = 4,   // PulseState::fused_stats
   kSolveRankItem = 8,     // PulseState::rank_item
-  kSolveAllFeatures = 15,
+  kSolveBfsEarlyStop = 16,  // PulseState::bfs_early_stop
+  kSolveAllFeatures = 31,
   kSolveProfileNoLp = 256,  // benchmark only: skip the LP (shares = even split)
 };
 struct PlacementSolveConfig {

@@ -270,6 +270,7 @@ __global__ void placement_solve_kernel(PlacementTables t, const W* __restrict__ 
     st.early_exit = (features & kSolveEarlyExit) != 0;
     st.fused_stats = (features & kSolveFusedStats) != 0;
     st.rank_item = use_rank_item ? rank_item : nullptr;
+    st.bfs_early_stop = (features & kSolveBfsEarlyStop) != 0;
     double* d = reinterpret_cast<double*>(rest);
     st.flow = d;
     st.pfwd = d + nnz;

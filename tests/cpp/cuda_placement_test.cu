@@ -156,7 +156,7 @@ TEST(CudaPlacementPlanner, SolveFeaturesGiveIdenticalShares) {
     if (trial % 4 == 0) std::fill(w.begin(), w.end(), 3.0);
     DeviceArray<double> dw(w);
     std::vector<double> want;
-    for (int features : {0, 1, 2, 4, 8, 15, -1}) {
+    for (int features : {0, 1, 2, 4, 8, 16, 31, -1}) {
       CudaPlacementPlannerOptions o;
       o.solve_features = features;
       CudaPlacementPlanner gpu(std::span<const int32_t>(rp.phy2log), rp.E, rp.P, absent, o);

@@ -59,7 +59,8 @@ struct CudaPlacementPlannerOptions {
   // first kernel's way): 1 loads the placement in one vectorised copy, 2
   // stops at once when the even split already fits under the trivial lower
   // bound, 4 fuses the start-up reductions, 8 keeps each rank arc's item
-  // next to the arc (one dependent load less). None changes the result. For
+  // next to the arc (one dependent load less), 16 ends each global relabel
+  // after an item sweep that moved no label. None changes the result. For
   // A/B benchmarks; 256 (benchmarks only) skips the LP and writes the even
   // split, to time the kernel's fixed cost.
   int solve_features = -1;
