@@ -11,11 +11,13 @@
 #   bench/run_gpu.sh [--steps LIST]
 #       configure + build build-gpu here (needs the dependencies), then run
 #
-# Steps (LIST is comma-separated; default planner,bench,sanitize,nccl,exchange):
+# Steps (LIST is comma-separated; default planner,bench,sanitize,placement,nccl,exchange):
 #   planner   cuda_planner_test
 #   bench     cuda_bench (bench/RESULTS.md, "CUDA backend (H200)")
 #   sanitize  compute-sanitizer memcheck + racecheck on cuda_planner_test in
 #             its small mode (LPLB_CUDA_TEST_SMALL)
+#   placement cuda_placement_test and its memcheck (the placement LP on the GPU;
+#             its benchmark and simulate --gpu: bench/gpu_placement.sh)
 #   nccl      nccl_comm_test (the NCCL communicator, one rank)
 #   exchange  nccl_device_exchange_test, device_exchange_bench 1000 and a
 #             memcheck of the exchange (bench/RESULTS.md, "Device-side exchange")
@@ -32,13 +34,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-steps=planner,bench,sanitize,nccl,exchange
+steps=planner,bench,sanitize,placement,nccl,exchange
 if [ "${1:-}" = "--steps" ]; then
   steps=${2:?usage: bench/run_gpu.sh --steps LIST ...}
   shift 2
 fi
 want() { case ",$steps," in *",$1,"*) return 0 ;; esac; return 1; }
-targets=(cuda_planner_test cuda_bench nccl_comm_test nccl_device_exchange_test device_exchange_bench)
+targets=(cuda_planner_test cuda_bench cuda_placement_test nccl_comm_test nccl_device_exchange_test device_exchange_bench)
 
 copy_binaries() {  # copy_binaries BUILD DIR: the GPU binaries that were built, plus libcudart
   local build=$1 dir=$2 t f
@@ -131,6 +133,13 @@ if want sanitize && have cuda_planner_test; then
   step racecheck_ipm 100 env LPLB_CUDA_TEST_SMALL=2 "$sanitizer" --tool racecheck --error-exitcode 9 \
     "$bin/cuda_planner_test" --gtest_filter=CudaPlanner.IpmSolveEqualsCpu
   tail -n 4 "$OUT/racecheck_ipm.log"
+fi
+if want placement && have cuda_placement_test; then
+  step cuda_placement_test 90 "$bin/cuda_placement_test"
+  tail -n 4 "$OUT/cuda_placement_test.log"
+  step placement_memcheck 60 env LPLB_CUDA_TEST_SMALL=1 "$sanitizer" --tool memcheck \
+    --error-exitcode 9 "$bin/cuda_placement_test"
+  tail -n 4 "$OUT/placement_memcheck.log"
 fi
 if want nccl && have nccl_comm_test; then
   step nccl_comm_test 60 "$bin/nccl_comm_test"

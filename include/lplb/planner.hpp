@@ -79,6 +79,11 @@ class Planner {
   // reorder, then each rank's experts sorted by history descending.
   const Mapping& update_redundancy_mapping(std::span<const double> history = {});
   const Mapping& mapping() const { return mapping_; }
+  // Restores a saved mapping (e.g. from a checkpoint): phy2log [P * n_local]
+  // as update_redundancy_mapping builds it. Validated (the originals are a
+  // permutation of the experts and the copies follow the topology); throws
+  // InvalidArgument naming the first bad slot and leaves the mapping as it was.
+  const Mapping& set_mapping(std::span<const int32_t> phy2log);
 
   // counts[E] of ids in [-1, E); -1 skipped; anything else throws.
   std::vector<int64_t> count(std::span<const int32_t> ids) const;
@@ -114,6 +119,9 @@ class Planner {
   // has no copy. Derived from mapping_.
   std::vector<int32_t> prob_index_;
 
+  // The mapping and prob_index for the originals' order [E] (rank-major).
+  void build_mapping(std::span<const int64_t> order, Mapping& m,
+                     std::vector<int32_t>& prob_index) const;
   // Per-rank fixed load and per-block load of a workload, laid out as the
   // group LPs read them: fixed[P], block[P * D].
   void split_workload(std::span<const double> workload, std::vector<double>& fixed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -56,14 +57,25 @@ def rebalance_experts(
             f"weight: expected a 2-D [layers, num_logical_experts] array, got shape {tuple(w.shape)}"
         )
     host = np.ascontiguousarray(_arrays.to_numpy(w), dtype=np.float64)
+    groups = _arrays.py_int(num_groups, "num_groups")
+    nodes = _arrays.py_int(num_nodes, "num_nodes")
     outputs = _core.rebalance_experts(
         host,
         _arrays.py_int(num_replicas, "num_replicas"),
-        _arrays.py_int(num_groups, "num_groups"),
-        _arrays.py_int(num_nodes, "num_nodes"),
+        groups,
+        nodes,
         _arrays.py_int(num_gpus, "num_gpus"),
         bool(spread_replicas),
     )
+    if groups % nodes:  # sizes were validated above, so nodes > 0
+        # The reference falls back silently; the node-local layout was
+        # probably intended, so say so.
+        warnings.warn(
+            f"rebalance_experts: num_groups {groups} is not a multiple of num_nodes {nodes}: "
+            "EPLB falls back to the global policy (replicas packed across all GPUs, "
+            "ignoring groups and nodes)",
+            stacklevel=2,
+        )
     kind = Kind.of(w)
     return tuple(kind.from_host(a) for a in outputs)  # type: ignore[return-value]
 

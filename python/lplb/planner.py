@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _arrays, _core, _objective
 from ._arrays import Kind
+from ._planner_state import PlannerState
 
 if TYPE_CHECKING:
     import torch
@@ -32,7 +33,7 @@ else:
 _COUNT_ALIGN = 256  # the reference's count kernel block size
 
 
-class Planner:
+class Planner(PlannerState):
     """Per-batch LP load balancer over redundant experts (deepseek-ai/LPLB API).
 
     Every method accepts numpy arrays or torch tensors and returns the same
@@ -40,6 +41,10 @@ class Planner:
     tensors (when the extension was built with the CUDA backend) work is
     enqueued on the caller's current stream without host synchronisation;
     see `check_errors`.
+
+    The mapping attributes follow the core: assigning `phy2log` installs it
+    (validated, as `set_mapping`), sizes and topology are read-only; see
+    `state_dict`, `load_state_dict`, pickling and copies (lplb/_planner_state.py).
     """
 
     def __init__(
@@ -138,6 +143,10 @@ class Planner:
         objective, min_moves, move_tolerance = _objective.check_options(
             objective, min_moves, move_tolerance
         )
+        if move_tolerance and not min_moves:
+            warnings.warn(
+                "lplb.Planner: move_tolerance has no effect without min_moves=True", stacklevel=2
+            )
         self._core = _core.Planner(
             topology,
             n_logical,
@@ -151,31 +160,41 @@ class Planner:
             move_tolerance,
         )
         c = self._core
+        max_ids = _arrays.py_int(max_ids, "max_ids", 1)
+        self._options = {"gpus_per_node": gpn, "max_ids": max_ids, "check_errors": bool(check_errors)}
 
-        # The reference's attributes.
-        self.r2o = self._home.from_host(c.topology.r2o)
-        self.o2r = self._home.from_host(c.topology.o2r)
-        self.group_size: int = c.topology.group_size
-        self.num_redundants: int = c.topology.slots
-        self.n_routed_experts = n_routed
-        self.n_logical_routed_experts = n_logical
-        self.ep_size = ep
-        self.n_group: int = c.num_groups
-        self.n_local_routed_experts: int = c.n_local
-        self.n_local_logical_routed_experts: int = c.n_local_logical
-        self.combined_redundant_experts: int = c.combined
+        # The reference's attributes (read-only: the core was sized by them).
+        self._fixed = {
+            "r2o": self._home.from_host(c.topology.r2o),
+            "o2r": self._home.from_host(c.topology.o2r),
+            "group_size": c.topology.group_size,
+            "num_redundants": c.topology.slots,
+            "n_routed_experts": n_routed,
+            "n_logical_routed_experts": n_logical,
+            "ep_size": ep,
+            "n_group": c.num_groups,
+            "n_local_routed_experts": c.n_local,
+            "n_local_logical_routed_experts": c.n_local_logical,
+            "combined_redundant_experts": c.combined,
+        }
         self.ep_group = group
         self.deep_ep_initialized = False
+        self._fast_shapes = (  # solve_probs' outputs: probs, global_workload
+            (self.n_group, self.group_size, self.num_redundants),
+            (self.n_group, self.group_size, self.n_local_logical_routed_experts),
+        )
 
         self._gpu = None
         if _core.has_cuda:
             from ._cuda import CudaPath
 
-            self._gpu = CudaPath(c, _arrays.py_int(max_ids, "max_ids", 1), bool(check_errors))
+            self._gpu = CudaPath(c, max_ids, bool(check_errors))
+        # The eager fast path serves the default objective only (the CUDA
+        # planner's); run() and solve_probs() try it first.
+        self._fast = (
+            self._gpu if self._gpu is not None and objective == "tokens" and not min_moves else None
+        )
 
-        self.phy2log: Array
-        self.log2phy: Array
-        self.logcnt: Array
         self.update_redundancy_mapping()
 
     # -- extras ----------------------------------------------------------------
@@ -314,7 +333,8 @@ class Planner:
             int32 log2phy [E, 2] (original slot, then the copy, -1 padded),
             int32 logcnt [E] (1 or 2), as the kind of `workload` (of
             redundant_to_original when None), on its device. Also stored as
-            self.phy2log, self.log2phy, self.logcnt.
+            self.phy2log, self.log2phy, self.logcnt (numpy ones read-only:
+            edit a copy and assign it, or call set_mapping).
         """
         if workload is None:
             kind = self._home
@@ -329,15 +349,7 @@ class Planner:
             kind = Kind.of(w)
             with _arrays.renamed("history", "workload"):
                 self._core.update_redundancy_mapping(self._host_workload(w, "workload"))
-        phy2log, log2phy, logcnt = self._core.mapping()
-        if self._gpu is not None:
-            self._gpu.set_mapping(phy2log)
-        self.phy2log, self.log2phy, self.logcnt = (
-            kind.from_host(phy2log),
-            kind.from_host(log2phy),
-            kind.from_host(logcnt),
-        )
-        return self.phy2log, self.log2phy, self.logcnt
+        return self._install_mapping(kind)
 
     def count_workload(self, idx: Array, n_sms: int | None = None) -> tuple[Array, Array]:
         """Counts expert ids.
@@ -374,6 +386,10 @@ class Planner:
             token counts themselves (divide by .max() for the reference's).
         :raises ValueError: on a wrong size, or a negative or non-finite entry.
         """
+        if self._fast is not None and self.ep_group is None:
+            res = self._fast.fast_solve(workload, avail_counter, *self._fast_shapes)
+            if res is not None:
+                return res
         w = _arrays.as_array(workload, "workload", allow_sequence=True)
         _arrays.check_numeric_dtype(w, "workload")
         _arrays.check_numel(w, self.n_logical_routed_experts, "workload", "one per logical expert")
@@ -450,6 +466,14 @@ class Planner:
         On a GPU this is one fused sequence on the current stream with no host
         synchronisation (capturable in a CUDA graph after a warm-up call).
         """
+        if (
+            self._fast is not None
+            and self.ep_group is None
+            and (n_sms is None or (type(n_sms) is int and n_sms >= 1))
+        ):
+            out = self._fast.fast_run(idx, avail_counter)
+            if out is not None:
+                return out
         ids, shape = self._ids(idx)
         self._check_counter(avail_counter)
         self._check_device_objective(ids, "idx")

@@ -158,6 +158,12 @@ void bind_planner(nb::module_& m) {
           },
           "numpy int32 copies (phy2log [P * n_local], log2phy [E, 2] -1 padded, logcnt [E]).")
       .def(
+          "set_mapping",
+          [](Planner& p, HostIn<int32_t> phy2log) { p.set_mapping(span_of(phy2log)); },
+          "phy2log"_a,
+          "Restores phy2log (int32 [P * n_local], as update_redundancy_mapping builds it); "
+          "validated, the mapping is unchanged on error.")
+      .def(
           "solve",
           [](const Planner& p, HostIn<double> workload) { return p.solve(span_of(workload)); },
           "workload"_a, Release(), "workload: float64 [E], finite and >= 0.")

@@ -58,9 +58,7 @@ Planner::Planner(Topology topology, const PlannerOptions& options)
 
 const Mapping& Planner::update_redundancy_mapping(std::span<const double> history) {
   const int64_t E = options_.num_experts, P = options_.ep_size;
-  const int64_t S = topology_.group_size(), D = topology_.slots();
-  const int64_t n_ll = n_local_logical(), n_loc = n_local(), CD = combined() * D;
-  const int64_t G = num_groups();
+  const int64_t n_ll = n_local_logical(), G = num_groups();
 
   // Logical experts in rank order ("nored" placement), E entries.
   std::vector<int64_t> order(E);
@@ -77,8 +75,16 @@ const Mapping& Planner::update_redundancy_mapping(std::span<const double> histor
     }
   }
 
-  Mapping m;
-  m.phy2log.resize(P * n_loc);
+  build_mapping(order, mapping_, prob_index_);
+  return mapping_;
+}
+
+void Planner::build_mapping(std::span<const int64_t> order, Mapping& m,
+                            std::vector<int32_t>& prob_index) const {
+  const int64_t E = options_.num_experts, P = options_.ep_size;
+  const int64_t S = topology_.group_size(), D = topology_.slots();
+  const int64_t n_ll = n_local_logical(), n_loc = n_local(), CD = combined() * D;
+  m.phy2log.assign(P * n_loc, 0);
   for (int64_t rank = 0; rank < P; ++rank) {
     const int64_t g = rank / S, i = rank % S;
     for (int64_t l = 0; l < n_ll; ++l)
@@ -97,11 +103,48 @@ const Mapping& Planner::update_redundancy_mapping(std::span<const double> histor
       const int32_t e = m.phy2log[rank * n_loc + l];
       m.log2phy[e * 2 + m.logcnt[e]++] = static_cast<int32_t>(rank * n_loc + l);
     }
-  prob_index_.assign(E, -1);
+  prob_index.assign(E, -1);
   for (int64_t rank = 0; rank < P; ++rank)
     for (int64_t l = 0; l < CD; ++l)
-      prob_index_[m.phy2log[rank * n_loc + l]] = static_cast<int32_t>(rank * D + l % D);
+      prob_index[m.phy2log[rank * n_loc + l]] = static_cast<int32_t>(rank * D + l % D);
+}
+
+const Mapping& Planner::set_mapping(std::span<const int32_t> phy2log) {
+  const int64_t E = options_.num_experts, P = options_.ep_size;
+  const int64_t n_ll = n_local_logical(), n_loc = n_local();
+  check_arg(static_cast<int64_t>(phy2log.size()) == P * n_loc, "phy2log",
+            "expected " + std::to_string(P * n_loc) + " entries (ep_size " + std::to_string(P) +
+                " x n_local " + std::to_string(n_loc) + "), got " + std::to_string(phy2log.size()));
+  // The first n_local_logical slots of each rank are the originals: together
+  // a permutation of the experts. The copies are then fixed by the topology.
+  std::vector<int64_t> order(E);
+  std::vector<char> seen(E, 0);
+  for (int64_t rank = 0; rank < P; ++rank)
+    for (int64_t l = 0; l < n_ll; ++l) {
+      const int64_t slot = rank * n_loc + l, e = phy2log[slot];
+      check_arg(e >= 0 && e < E, "phy2log",
+                "entry " + std::to_string(slot) + " = " + std::to_string(e) + " is outside [0, " +
+                    std::to_string(E) + ")");
+      check_arg(!seen[e], "phy2log",
+                "expert " + std::to_string(e) + " has two original slots (the second is " +
+                    std::to_string(slot) + "); each rank's first " + std::to_string(n_ll) +
+                    " slots must hold every expert exactly once");
+      seen[e] = 1;
+      order[rank * n_ll + l] = e;
+    }
+  Mapping m;
+  std::vector<int32_t> prob_index;
+  build_mapping(order, m, prob_index);
+  const std::vector<int32_t>& expected = m.phy2log;
+  for (int64_t slot = 0; slot < P * n_loc; ++slot)
+    check_arg(phy2log[slot] == expected[slot], "phy2log",
+              "entry " + std::to_string(slot) + " (rank " + std::to_string(slot / n_loc) +
+                  ", local slot " + std::to_string(slot % n_loc) + ") = " +
+                  std::to_string(phy2log[slot]) + ", but this topology puts expert " +
+                  std::to_string(expected[slot]) +
+                  " there (the copies follow the originals and redundant_to_original)");
   mapping_ = std::move(m);
+  prob_index_ = std::move(prob_index);
   return mapping_;
 }
 

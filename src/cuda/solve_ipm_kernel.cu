@@ -66,13 +66,10 @@ __device__ double group_scale(const GroupShared& sh) {
   return __longlong_as_double(static_cast<long long>(sh.scale_bits));
 }
 
-__device__ void write_out(const SolveParams& p, int layer, int g, const GroupShared& sh,
-                          const GroupResult& r) {
-  if (threadIdx.x == 0 && p.results != nullptr)
-    static_cast<GroupResult*>(p.results)[blockIdx.x] = r;
-  const int SD = p.S * p.D;
-  double* out = p.probs + (int64_t{layer} * p.G + g) * SD;
-  for (int k = threadIdx.x; k < SD; k += blockDim.x) out[k] = sh.probs[k];
+// Thread 0's r is the one stored (write_group).
+__device__ void write_out(const SolveParams& p, const WorkloadRef& w, int layer, int g,
+                          const GroupShared& sh, const GroupResult& r) {
+  write_group(p, w, layer, g, sh.probs, r);
 }
 
 __device__ GroupResult result_of(const SolveParams& p, const GroupShared& sh, ld::LpCode code) {
@@ -93,15 +90,15 @@ __device__ bool handle_bad(const SolveParams& p, int layer, GroupShared& sh) {
   return true;
 }
 
-template <typename W>
 __global__ void __launch_bounds__(kIpmThreads)
-    solve_ipm_kernel(SolveParams p, const W* __restrict__ workload) {
+    solve_ipm_kernel(SolveParams p, WorkloadRef workload) {
   __shared__ GroupShared sh;
   __shared__ float w_scratch[kMaxSD], f_scratch[ld::kMaxGroupSize];
   extern __shared__ __align__(16) unsigned char dyn[];
   const int layer = blockIdx.x / p.G, g = blockIdx.x % p.G;
   const int S = p.S, D = p.D;
-  load_group(p, workload + int64_t{layer} * p.E, g, sh, true);
+  const WorkloadRef w = layer_of(workload, layer, p.E);
+  load_group(p, w, g, sh, true);
   __shared__ GroupResult result;
   if (handle_bad(p, layer, sh)) {
     if (threadIdx.x == 0) result = GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0};
@@ -112,7 +109,7 @@ __global__ void __launch_bounds__(kIpmThreads)
     result = result_of(p, sh, info.code);
   }
   __syncthreads();
-  write_out(p, layer, g, sh, result);
+  write_out(p, w, layer, g, sh, result);
 }
 
 // ---- block-parallel variant ------------------------------------------------
@@ -156,9 +153,8 @@ __device__ void block_cholesky_solve(int NC, const ld::IpmWorkspace& ws) {
   __syncthreads();
 }
 
-template <typename W>
 __global__ void __launch_bounds__(kIpmBlockThreads)
-    solve_ipm_block_kernel(SolveParams p, const W* __restrict__ workload) {
+    solve_ipm_block_kernel(SolveParams p, WorkloadRef workload) {
   __shared__ GroupShared sh;
   __shared__ float w_scratch[kMaxSD], f_scratch[ld::kMaxGroupSize];
   __shared__ float alpha_shared, d_max_shared;
@@ -167,10 +163,11 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   const int S = p.S, D = p.D, SD = S * D;
   const int NC = ld::ipm_rows(S, D), NV = ld::ipm_cols(S, D), R = ld::ipm_row_nnz(D);
   const int tid = threadIdx.x, nt = blockDim.x;
-  load_group(p, workload + int64_t{layer} * p.E, g, sh, true);
+  const WorkloadRef w = layer_of(workload, layer, p.E);
+  load_group(p, w, g, sh, true);
   if (handle_bad(p, layer, sh)) {
     __syncthreads();
-    write_out(p, layer, g, sh, GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0});
+    write_out(p, w, layer, g, sh, GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0});
     return;
   }
   const double scale = group_scale(sh);
@@ -179,7 +176,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
     __syncthreads();
     GroupResult r{};
     if (tid == 0) r = result_of(p, sh, ld::LpCode::kIpmFallback);
-    write_out(p, layer, g, sh, r);
+    write_out(p, w, layer, g, sh, r);
     return;
   }
   unsigned char* buffer = group_workspace(p, dyn);
@@ -265,7 +262,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   const ld::LpCode code = alpha_shared == 1.0f ? ld::LpCode::kIpmConverged : ld::LpCode::kIpmFallback;
   GroupResult r{};
   if (tid == 0) r = result_of(p, sh, code);
-  write_out(p, layer, g, sh, r);
+  write_out(p, w, layer, g, sh, r);
 }
 
 size_t shared_bytes(int S, int D, SolveKind kind) {
@@ -276,10 +273,8 @@ size_t shared_bytes(int S, int D, SolveKind kind) {
 }  // namespace
 
 void configure_solve_kernels() {
-  for (auto f : {reinterpret_cast<const void*>(solve_ipm_kernel<int64_t>),
-                 reinterpret_cast<const void*>(solve_ipm_kernel<double>),
-                 reinterpret_cast<const void*>(solve_ipm_block_kernel<int64_t>),
-                 reinterpret_cast<const void*>(solve_ipm_block_kernel<double>)})
+  for (auto f : {reinterpret_cast<const void*>(solve_ipm_kernel),
+                 reinterpret_cast<const void*>(solve_ipm_block_kernel)})
     LPLB_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(kIpmSharedLimit)));
 }
@@ -290,23 +285,17 @@ int64_t ipm_global_stride(int S, int D, SolveKind kind) {
   return static_cast<int64_t>((workspace_bytes(S, D, kind) + 255) / 256 * 256);
 }
 
-template <typename W>
-void launch_solve_ipm(const SolveParams& p, const W* workload, int64_t num_layers, SolveKind kind,
+void launch_solve_ipm(const SolveParams& p, WorkloadRef workload, int64_t num_layers, SolveKind kind,
                       cudaStream_t stream) {
   const int64_t blocks = num_layers * p.G;
   if (blocks == 0) return;
   const size_t smem = shared_bytes(p.S, p.D, kind);
   if (kind == SolveKind::kIpmBlock)
-    solve_ipm_block_kernel<W>
+    solve_ipm_block_kernel
         <<<static_cast<unsigned>(blocks), kIpmBlockThreads, smem, stream>>>(p, workload);
   else
-    solve_ipm_kernel<W><<<static_cast<unsigned>(blocks), kIpmThreads, smem, stream>>>(p, workload);
+    solve_ipm_kernel<<<static_cast<unsigned>(blocks), kIpmThreads, smem, stream>>>(p, workload);
   LPLB_CUDA_CHECK_LAUNCH();
 }
-
-template void launch_solve_ipm<int64_t>(const SolveParams&, const int64_t*, int64_t, SolveKind,
-                                        cudaStream_t);
-template void launch_solve_ipm<double>(const SolveParams&, const double*, int64_t, SolveKind,
-                                       cudaStream_t);
 
 }  // namespace lplb::cuda::detail

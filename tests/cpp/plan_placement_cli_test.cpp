@@ -36,6 +36,13 @@ class PlanPlacementCli : public ::testing::Test {
     write("ragged.json", "[[0, 1, 2], [0, 3]]");
     write("float.json", "[[0, 1, 2], [0, 3, 1.5]]");
     write("object.json", "{\"phy2log\": [0, 1]}");
+    // lplb eplb's output: [layers][replicas] packed for 2 GPUs; layer 0 is p1.
+    write("eplb.json",
+          "{\"gpus\": 2, \"policy\": \"hierarchical\", \"phy2log\": [[0, 1, 2, 0, 3, 4], "
+          "[4, 3, 2, 1, 0, 0]], \"log2phy\": [], \"logcnt\": []}");
+    write("eplb_old.json", "{\"phy2log\": [[0, 1, 2, 0, 3, 4]], \"log2phy\": [], \"logcnt\": []}");
+    write("one_row.json", "[[0, 1, 2, 0, 3, 4]]");
+    write("design.json", "{\"ep\": 2, \"phy2log\": [0, 1, 2, 0, 3, 4]}");
   }
   static void TearDownTestSuite() {
     std::error_code ec;
@@ -105,9 +112,38 @@ TEST_F(PlanPlacementCli, ClearErrors) {
   expect_bad("--placement " + path("missing.json") + w, "--placement: expert 4 has no replica");
   expect_bad("--placement " + path("ragged.json") + w, "--placement: row 1 has 2 slots");
   expect_bad("--placement " + path("float.json") + w, "--placement: entry [1][2] is not an integer");
-  expect_bad("--placement " + path("object.json") + w, "--placement: expected a non-empty JSON array");
+  expect_bad("--placement " + path("object.json") + w, "--ep: required: the placement object has no ep");
+  expect_bad("--placement " + path("p2.json") + w + " --layer 0", "--layer: only for lplb eplb");
   expect_bad("--placement " + path("nope.json") + w, "--placement");
   expect_bad(w + " --experts 5", "--topology: required (or give --placement");
+}
+
+// lplb eplb's output used to be read as [ranks][slots]: one layer became one
+// rank and the plan reported imbalance 1 with exit 0.
+TEST_F(PlanPlacementCli, ReadsEplbOutputByLayer) {
+  const std::string w = " --workload " + path("w.json");
+  for (const std::string args : {"--placement " + path("eplb.json") + " --layer 0" + w,
+                                 "--placement " + path("eplb_old.json") + " --ep 2" + w,
+                                 "--placement " + path("one_row.json") + " --ep 2" + w,
+                                 "--placement " + path("design.json") + w}) {
+    SCOPED_TRACE(args);
+    const Result r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["ep"], 2);
+    EXPECT_EQ(j["load_after"], nlohmann::json::parse("[9.0, 9.0]"));
+  }
+  const Result r1 = run("--placement " + path("eplb.json") + " --layer 1" + w);
+  ASSERT_EQ(r1.status, 0) << r1.err;
+  EXPECT_EQ(nlohmann::json::parse(r1.out)["phy2log"],
+            nlohmann::json::parse("[4, 3, 2, 1, 0, 0]"));
+  expect_bad("--placement " + path("eplb.json") + w, "--layer: required: the placement file holds 2 layers");
+  expect_bad("--placement " + path("eplb.json") + " --layer 2" + w, "--layer: 2 is outside [0, 2)");
+  expect_bad("--placement " + path("eplb.json") + " --layer 0 --ep 4" + w,
+             "--ep: 4 does not match the 2 GPUs");
+  expect_bad("--placement " + path("eplb_old.json") + w, "--ep: required");
+  expect_bad("--placement " + path("one_row.json") + w, "a 2-D array with one row reads as ONE rank");
+  expect_bad("--layer 0 --topology cube --experts 5 --ep 2 --redundant 2" + w, "--layer: only with --placement");
 }
 
 }  // namespace

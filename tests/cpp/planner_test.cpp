@@ -278,5 +278,41 @@ TEST(Planner, RejectsBadArguments) {
   EXPECT_EQ(msg([&] { p.map(ids, probs, out); }).rfind("probs: entry 0 is NaN", 0), 0u);
 }
 
+// A saved mapping restored into a fresh planner routes exactly as the planner
+// that built it; a mapping that does not fit is refused and changes nothing.
+TEST(Planner, SetMappingRestoresAndValidates) {
+  std::mt19937_64 rng(11);
+  for (const Case& c : kCases) {
+    Planner built = make(c), restored = make(c);
+    std::vector<double> history(c.E);
+    for (double& h : history) h = std::floor(std::uniform_real_distribution<>(0, 1000)(rng));
+    built.update_redundancy_mapping(history);
+    const Mapping saved = built.mapping();
+    restored.set_mapping(saved.phy2log);
+    EXPECT_EQ(restored.mapping().phy2log, saved.phy2log);
+    EXPECT_EQ(restored.mapping().log2phy, saved.log2phy);
+    EXPECT_EQ(restored.mapping().logcnt, saved.logcnt);
+    std::vector<int32_t> ids(4000), a(ids.size()), b(ids.size());
+    for (int32_t& id : ids) id = static_cast<int32_t>(rng() % c.E);
+    built.run(ids, a);
+    restored.run(ids, b);
+    EXPECT_EQ(a, b) << c.topology;
+
+    const Mapping before = restored.mapping();
+    std::vector<int32_t> bad = saved.phy2log;
+    bad.pop_back();
+    EXPECT_THROW(restored.set_mapping(bad), InvalidArgument);
+    bad = saved.phy2log;
+    std::swap(bad[0], bad[1]);  // two originals of one rank: copies no longer follow
+    if (restored.combined() > 0 && bad[0] != bad[1]) EXPECT_THROW(restored.set_mapping(bad), InvalidArgument);
+    bad = saved.phy2log;
+    bad[0] = bad[1];  // an expert with two originals
+    EXPECT_THROW(restored.set_mapping(bad), InvalidArgument);
+    bad[0] = static_cast<int32_t>(c.E);
+    EXPECT_THROW(restored.set_mapping(bad), InvalidArgument);
+    EXPECT_EQ(restored.mapping().phy2log, before.phy2log);
+  }
+}
+
 }  // namespace
 }  // namespace lplb

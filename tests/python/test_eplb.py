@@ -15,6 +15,10 @@ import pytest
 
 import lplb
 
+# Parity cases include the reference's global-policy fallback on purpose
+# (test_notices.py checks its warning).
+pytestmark = pytest.mark.filterwarnings("ignore:rebalance_experts.*global policy:UserWarning")
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "eplb"
 
 

@@ -1,4 +1,5 @@
 // `lplb eplb`: EPLB static placement from a JSON weight matrix (docs/EPLB.md).
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,7 +62,17 @@ void run_eplb(const EplbArgs& a) {
   } catch (const InvalidArgument& e) {
     rethrow_with_option_name(e);
   }
+  // The reference silently packs globally when groups do not divide into
+  // nodes; say so, since the node-local layout was probably intended.
+  const bool hierarchical = a.groups % a.nodes == 0;
+  if (!hierarchical)
+    std::fprintf(stderr,
+                 "note: --groups %lld is not a multiple of --nodes %lld: EPLB falls back to the "
+                 "global policy (replicas packed across all GPUs, ignoring groups and nodes)\n",
+                 static_cast<long long>(a.groups), static_cast<long long>(a.nodes));
   nlohmann::json out;
+  out["policy"] = hierarchical ? "hierarchical" : "global";
+  out["gpus"] = a.gpus;
   out["phy2log"] = nest(r.phy2log, layers, a.replicas);
   out["log2phy"] = nest(r.log2phy, layers, experts, r.max_count);
   out["logcnt"] = nest(r.logcnt, layers, experts);

@@ -1,5 +1,6 @@
 // `lplb plan`: one batch through the planner, JSON out (docs/ARCHITECTURE.md).
 #include <memory>
+#include <cstdio>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 struct PlanArgs {
   std::string topology, history, workload, output, solver = "exact", placement;
-  int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8;
+  int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8, layer = -1;
   // Modelled time and fewest moves (lplb/objective.hpp).
   std::string objective = "tokens", cost_model;
   bool min_moves = false;
@@ -105,11 +106,14 @@ void setup_plan(CLI::App& app) {
   CLI::Option* history = cmd->add_option("--history", args->history,
                                          "JSON array[E]: popularity history (reorders experts)");
   cmd->add_option("--placement", args->placement,
-                  "JSON phy2log, [P*n_local] (with --ep) or [P][n_local]: any replica placement, "
+                  "JSON phy2log, [P*n_local] (with --ep) or [P][n_local], or the output of "
+                  "lplb eplb (with --layer) or lplb design: any replica placement, "
                   "each expert split by the exact LP (instead of --topology/--redundant)")
       ->excludes(topology)
       ->excludes(redundant)
       ->excludes(history);
+  CLI::Option* layer = cmd->add_option(
+      "--layer", args->layer, "with --placement of lplb eplb's output: the layer to plan");
   cmd->add_option("--gpus-per-node", args->gpus_per_node,
                   "GPUs per node: the EPLB reorder, cross-node moves")
       ->capture_default_str();
@@ -120,7 +124,7 @@ void setup_plan(CLI::App& app) {
   CLI::Option* min_moves = cmd->add_flag(
       "--min-moves", args->min_moves,
       "among optimal splits, move the fewest tokens across nodes, then in all");
-  cmd->add_option("--move-tolerance", args->move_tolerance,
+  CLI::Option* tolerance = cmd->add_option("--move-tolerance", args->move_tolerance,
                   "with --min-moves: allow max <= (1 + this) * optimum")
       ->capture_default_str();
   CLI::Option* cost_model = cmd->add_option(
@@ -130,11 +134,16 @@ void setup_plan(CLI::App& app) {
   cmd->add_option("--solver", args->solver, "exact | ipm")->capture_default_str();
   cmd->add_option("-o,--output", args->output, "write JSON here instead of stdout");
   cmd->callback([=] {
+    if (tolerance->count() > 0 && min_moves->count() == 0)
+      std::fprintf(stderr, "note: --move-tolerance has no effect without --min-moves\n");
+    check_arg(layer->count() == 0 || !args->placement.empty(), "--layer",
+              "only with --placement (lplb eplb's output)");
     if (!args->placement.empty()) {
       check_arg(args->solver == "exact", "--solver", "only 'exact' is available with --placement");
       for (CLI::Option* o : {objective, min_moves, cost_model})
         check_arg(o->count() == 0, o->get_name().c_str(), "not available with --placement");
-      run_plan_placement({args->placement, args->workload, args->output, args->experts, args->ep});
+      run_plan_placement(
+          {args->placement, args->workload, args->output, args->experts, args->ep, args->layer});
       return;
     }
     for (CLI::Option* o : {topology, experts, ep, redundant})

@@ -19,22 +19,10 @@ int64_t to_id(const nlohmann::json& v, const std::string& where) {
   return v.get<int64_t>();
 }
 
-// phy2log from a 1-D [P * n_local] or 2-D [P][n_local] array; sets ep.
-std::vector<int64_t> read_placement(const std::string& path, int64_t& ep) {
-  const nlohmann::json j = read_json_file(path, "--placement");
-  check_arg(j.is_array() && !j.empty(), "--placement",
-            "expected a non-empty JSON array: phy2log, 1-D [P * n_local] or 2-D [P][n_local]");
+// The rows of a 2-D array as one flat phy2log; sets rows.
+std::vector<int64_t> flatten_rows(const nlohmann::json& j, int64_t& rows) {
+  rows = static_cast<int64_t>(j.size());
   std::vector<int64_t> out;
-  if (!j[0].is_array()) {
-    check_arg(ep > 0, "--ep", "required with a 1-D --placement (or give it as [P][n_local])");
-    for (size_t s = 0; s < j.size(); ++s) out.push_back(to_id(j[s], "entry " + std::to_string(s)));
-    return out;
-  }
-  const int64_t rows = static_cast<int64_t>(j.size());
-  check_arg(ep == 0 || ep == rows, "--ep",
-            std::to_string(ep) + " does not match the placement's " + std::to_string(rows) +
-                " rows (ranks)");
-  ep = rows;
   for (size_t r = 0; r < j.size(); ++r) {
     check_arg(j[r].is_array(), "--placement", "row " + std::to_string(r) + " is not an array");
     check_arg(j[r].size() == j[0].size(), "--placement",
@@ -46,6 +34,94 @@ std::vector<int64_t> read_placement(const std::string& path, int64_t& ep) {
   return out;
 }
 
+std::vector<int64_t> flatten_1d(const nlohmann::json& j) {
+  std::vector<int64_t> out;
+  for (size_t s = 0; s < j.size(); ++s) out.push_back(to_id(j[s], "entry " + std::to_string(s)));
+  return out;
+}
+
+// `lplb eplb`'s output object: phy2log [layers][replicas]; one layer of it
+// (--layer), over the ranks it was packed for ("gpus", or --ep).
+std::vector<int64_t> read_eplb_layer(const nlohmann::json& j, int64_t layer, int64_t& ep) {
+  const nlohmann::json& p2l = j["phy2log"];
+  check_arg(p2l.is_array() && !p2l.empty() && p2l[0].is_array(), "--placement",
+            "the object's phy2log is not a 2-D [layers][replicas] array");
+  const int64_t layers = static_cast<int64_t>(p2l.size());
+  check_arg(layer >= 0 || layers == 1, "--layer",
+            "required: the placement file holds " + std::to_string(layers) +
+                " layers (lplb eplb's [layers][replicas]); choose one in [0, " +
+                std::to_string(layers) + ")");
+  if (layer < 0) layer = 0;
+  check_arg(layer < layers, "--layer",
+            std::to_string(layer) + " is outside [0, " + std::to_string(layers) + ")");
+  if (j.contains("gpus") && j["gpus"].is_number_integer()) {
+    const int64_t gpus = j["gpus"].get<int64_t>();
+    check_arg(ep == 0 || ep == gpus, "--ep",
+              std::to_string(ep) + " does not match the " + std::to_string(gpus) +
+                  " GPUs the placement was packed for");
+    ep = gpus;
+  }
+  check_arg(ep > 0, "--ep",
+            "required: the placement file does not say how many GPUs its replicas were packed "
+            "for (give lplb eplb's --gpus)");
+  int64_t rows = 0;
+  const std::vector<int64_t> out = flatten_rows(p2l, rows);
+  const size_t per_layer = p2l[0].size();
+  return {out.begin() + layer * per_layer, out.begin() + (layer + 1) * per_layer};
+}
+
+}  // namespace
+
+std::vector<int64_t> read_placement(const std::string& path, int64_t layer, int64_t& ep) {
+  const nlohmann::json j = read_json_file(path, "--placement");
+  if (j.is_object()) {  // lplb eplb / lplb design / lplb plan output
+    check_arg(j.contains("phy2log"), "--placement",
+              "a JSON object must have a phy2log (lplb eplb, design or plan output)");
+    if (j.contains("log2phy") && j["phy2log"].is_array() && !j["phy2log"].empty() &&
+        j["phy2log"][0].is_array())
+      return read_eplb_layer(j, layer, ep);
+    check_arg(layer <= 0, "--layer", "only for lplb eplb's [layers][replicas] output");
+    if (j.contains("ep") && j["ep"].is_number_integer()) {
+      const int64_t file_ep = j["ep"].get<int64_t>();
+      check_arg(ep == 0 || ep == file_ep, "--ep",
+                std::to_string(ep) + " does not match the placement's ep " +
+                    std::to_string(file_ep));
+      ep = file_ep;
+    }
+    const nlohmann::json& p2l = j["phy2log"];
+    check_arg(p2l.is_array() && !p2l.empty() && !p2l[0].is_array(), "--placement",
+              "the object's phy2log must be a non-empty 1-D [P * n_local] array");
+    check_arg(ep > 0, "--ep", "required: the placement object has no ep");
+    return flatten_1d(p2l);
+  }
+  check_arg(j.is_array() && !j.empty(), "--placement",
+            "expected a non-empty JSON array: phy2log, 1-D [P * n_local] or 2-D [P][n_local], "
+            "or lplb eplb's output object");
+  check_arg(layer < 0, "--layer", "only for lplb eplb's output object");
+  if (!j[0].is_array()) {
+    check_arg(ep > 0, "--ep", "required with a 1-D --placement (or give it as [P][n_local])");
+    return flatten_1d(j);
+  }
+  int64_t rows = 0;
+  std::vector<int64_t> out = flatten_rows(j, rows);
+  // One row read as one rank would plan nothing (imbalance 1 by definition);
+  // it is almost always one layer of lplb eplb's [layers][replicas].
+  if (rows == 1 && ep != 1) {
+    check_arg(ep > 1, "--placement",
+              "a 2-D array with one row reads as ONE rank ([P][n_local]); if it is a layer of "
+              "lplb eplb's phy2log ([layers][replicas]), pass lplb eplb's output file with "
+              "--layer L, or give --ep P to split the row into P ranks");
+    return out;
+  }
+  check_arg(ep == 0 || ep == rows, "--ep",
+            std::to_string(ep) + " does not match the placement's " + std::to_string(rows) +
+                " rows (a 2-D placement is [P][n_local], one row per rank; for lplb eplb's "
+                "[layers][replicas] pass its output file with --layer L)");
+  ep = rows;
+  return out;
+}
+
+namespace {
 }  // namespace
 
 void run_plan_placement(const PlanPlacementArgs& a) {
@@ -56,7 +132,7 @@ void run_plan_placement(const PlanPlacementArgs& a) {
             std::to_string(a.experts) + " does not match the workload's " + std::to_string(E) +
                 " entries");
   int64_t ep = a.ep;
-  const std::vector<int64_t> phy2log = read_placement(a.placement, ep);
+  const std::vector<int64_t> phy2log = read_placement(a.placement, a.layer, ep);
   auto planner = [&] {
     try {
       return PlacementPlanner(std::span<const int64_t>(phy2log), E, ep);

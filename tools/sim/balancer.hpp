@@ -27,6 +27,9 @@ struct BalancerContext {
   int64_t eplb_groups = 1;          // EPLB baseline: expert groups (1: global policy)
   int64_t eplb_nodes = 1;           // EPLB baseline: nodes
   CostModel cost_model;             // lplb_time's objective (lplb/objective.hpp)
+  // The placement LP methods (eplb_lp, lplb_lp, hybrid_lp) solve through
+  // CudaPlacementPlanner instead of the CPU planner (sim/gpu_placement.hpp).
+  bool gpu = false;
 };
 
 struct StepLoads {
@@ -62,6 +65,10 @@ std::vector<std::string> balancer_names();
 // Throws InvalidArgument naming the CLI flag when the sizes do not fit
 // (--experts, --ep, --redundant, --topology, --eplb-groups, ...).
 void validate_context(const BalancerContext& context, bool needs_lplb);
+
+// Why LPLB's own layout (the lplb_* methods) cannot be built for these sizes
+// ("--flag: reason"), or "" when it can.
+std::string lplb_layout_problem(const BalancerContext& context);
 
 // Throws InvalidArgument("--methods: ...") for an unknown name.
 std::unique_ptr<Balancer> make_balancer(std::string_view name, const BalancerContext& context);

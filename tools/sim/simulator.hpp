@@ -40,6 +40,7 @@ struct SimOptions {
   int64_t warmup = 0;              // first steps left out of the summary figures
   std::vector<std::string> methods;  // default: all (none always runs: the baseline)
   int threads = 0;                 // sampling threads (0: all cores); results do not depend on it
+  bool gpu = false;                // the placement LP methods solve on the GPU (CUDA builds)
   // Cost model: every method's modelled GEMM time, and lplb_time's objective
   // (default: the H200 fit of lplb/objective.hpp).
   CostModel cost_model;

@@ -75,6 +75,32 @@ struct GroupResult {
   int32_t relabels; // exact (warp solver): global-relabel sweeps over all rounds
 };
 
+// Element type of a device array passed as void*.
+enum class DeviceDtype : int32_t { kInt32, kInt64, kFloat32, kFloat64 };
+
+// The reference's avail counter on the device: solve() adds 1 per group
+// solved to a feasible point (every group except IPM fallbacks).
+struct DeviceCounter {
+  void* data = nullptr;  // one int32 or int64, device; null: none
+  bool is_int64 = false;
+};
+
+// Extra outputs of one solve() launch, so that a caller needs no further
+// kernels for the reference's Python results (Planner.solve_probs).
+struct SolveExtras {
+  float* probs_f32 = nullptr;     // [P*D]: the probs rounded to float32, or null
+  float* workload_f32 = nullptr;  // [E]: the workload as float32, or null
+  DeviceCounter counter;
+};
+
+// Options of run() for the reference's Python Planner.run: the split uses
+// the probs rounded to float32 (as solve_probs returns them), so run()
+// equals solve_probs followed by the mapping; the counter as in SolveExtras.
+struct RunExtras {
+  DeviceCounter counter;
+  bool float32_probs = false;
+};
+
 class CudaPlanner {
  public:
   // Copies the planner's topology, sizes, solver kind and current mapping to
@@ -129,6 +155,10 @@ class CudaPlanner {
   // Several layers sharing this placement in one launch: workload
   // [num_layers][E], probs [num_layers][P*D], results [num_layers][G]
   // (device, caller-owned; results may be null). num_layers <= max_layers.
+  // One layer of any DeviceDtype, with the extra outputs (also into
+  // probs() and group_results()).
+  void solve(const void* workload, DeviceDtype dtype, const SolveExtras& extras,
+             cudaStream_t stream);
   void solve_layers(const int64_t* workload, int64_t num_layers, double* probs,
                     GroupResult* results, cudaStream_t stream);
   void solve_layers(const double* workload, int64_t num_layers, double* probs,
@@ -150,6 +180,10 @@ class CudaPlanner {
   // count -> solve(counts()) -> map, all enqueued on `stream`.
   void run(const int32_t* ids, int64_t n, int32_t* out, cudaStream_t stream);
   void run(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t stream);
+  void run(const int32_t* ids, int64_t n, int32_t* out, const RunExtras& extras,
+           cudaStream_t stream);
+  void run(const int64_t* ids, int64_t n, int64_t* out, const RunExtras& extras,
+           cudaStream_t stream);
 
   // Device buffers owned by the planner (valid for its lifetime).
   const int64_t* counts() const;            // [E]
