@@ -137,9 +137,9 @@ void NcclDeviceExchange::check_errors(cudaStream_t stream) {
                             " of this exchange (" + to_string(m.mode) + ")";
   const std::string tail = "; the exchange is unusable now: destroy it on every rank";
   if (e.kind == detail::kExchangeSizeMismatch)
-    throw InvalidArgument("n: the ranks passed different lengths to the same all_reduce_sum_device "
-                          "call (" + where + ": this rank " + std::to_string(e.my_n) + ", rank " +
-                          std::to_string(e.peer) + " " + std::to_string(e.peer_n) + ")" + tail);
+    throw_arg("n", "the ranks passed different lengths to the same all_reduce_sum_device call (" +
+                       where + ": this rank " + std::to_string(e.my_n) + ", rank " +
+                       std::to_string(e.peer) + " " + std::to_string(e.peer_n) + ")" + tail);
   throw Error("NcclDeviceExchange: " + where + " waited more than " +
               std::to_string(m.options.timeout_ms) + " ms for rank " + std::to_string(e.peer) +
               " at the device barrier (a rank skipped or reordered a call, failed, or stopped "
