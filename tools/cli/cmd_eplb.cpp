@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <utility>
 
 #include "cli/commands.hpp"
 #include "cli/json_io.hpp"
+#include "cli/option_names.hpp"
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
 
@@ -36,17 +36,10 @@ nlohmann::json nest(const std::vector<int64_t>& flat, int64_t a, int64_t b, int6
   return out;
 }
 
-// The library names its parameters (num_replicas: ...); name the options instead.
-[[noreturn]] void rethrow_with_option_name(const InvalidArgument& e) {
-  static const std::pair<std::string, std::string> kNames[] = {
-      {"weight", "--weights"}, {"num_logical", "--weights"}, {"num_layers", "--weights"},
-      {"num_replicas", "--replicas"}, {"num_groups", "--groups"},
-      {"num_nodes", "--nodes"},       {"num_gpus", "--gpus"}};
-  const std::string what = e.what();
-  for (const auto& [lib, opt] : kNames)
-    if (what.rfind(lib + ": ", 0) == 0) throw InvalidArgument(opt + what.substr(lib.size()));
-  throw e;
-}
+constexpr OptionNames kOptionNames = {
+    {"weight", "--weights"},        {"num_logical", "--weights"}, {"num_layers", "--weights"},
+    {"num_replicas", "--replicas"}, {"num_groups", "--groups"},   {"num_nodes", "--nodes"},
+    {"num_gpus", "--gpus"}};
 
 void run_eplb(const EplbArgs& a) {
   const auto rows = to_matrix(read_json_file(a.weights, "--weights"), "--weights", true);
@@ -60,7 +53,7 @@ void run_eplb(const EplbArgs& a) {
     r = rebalance_experts(weight.data(), layers, experts, a.replicas, a.groups, a.nodes, a.gpus,
                           EplbOptions{.spread_replicas = a.spread});
   } catch (const InvalidArgument& e) {
-    rethrow_with_option_name(e);
+    rethrow_with_option_name(e, kOptionNames);
   }
   // The reference silently packs globally when groups do not divide into
   // nodes; say so, since the node-local layout was probably intended.

@@ -3,11 +3,11 @@
 // plot; progress on stderr for long runs.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/json_io.hpp"
 #include "lplb/errors.hpp"
 #include "sim/cost_model_json.hpp"
 #include "sim/plot.hpp"
@@ -18,18 +18,10 @@
 namespace lplb::cli {
 namespace {
 
-void write_json_file(const nlohmann::json& doc, const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  check_arg(static_cast<bool>(out), "--json", "cannot open '" + path + "' for writing");
-  out << doc.dump() << "\n";
-  out.close();
-  check_arg(static_cast<bool>(out), "--json", "cannot write '" + path + "'");
-}
-
 struct SimulateArgs {
   sim::SimOptions options;
   int64_t experts = 256, steps = 500, layer = 0;
-  std::string json, plot, cost_model;
+  std::string json, plot, cost_model, format = "table";
   bool quiet = false;
 };
 
@@ -75,7 +67,11 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--eplb-groups", o.eplb_groups, "EPLB baseline: expert groups")->capture_default_str();
   cmd->add_option("--eplb-nodes", o.eplb_nodes, "EPLB baseline: nodes")->capture_default_str();
   cmd->add_option("--threads", o.threads, "sampling threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--json", a->json, "write all figures and per-step series here");
+  cmd->add_option("--json", a->json, "write all figures and per-step series here ('-': stdout)");
+  cmd->add_option("--format", a->format,
+                  "table (stdout, default) | json: the --json document on stdout, no table")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
   cmd->add_option("--cost-model", a->cost_model,
@@ -91,8 +87,12 @@ void setup_simulate(CLI::App& app) {
     if (layer->count() > 0) opt.layer = a->layer;
     if (!a->cost_model.empty()) opt.cost_model = sim::read_cost_model(a->cost_model, "--cost-model");
     // Fail before a long run, not after it.
+    check_arg(a->plot != "-", "--plot", "needs a file name (its extension picks the format)");
     if (!a->plot.empty()) sim::check_plot_target(a->plot);
-    if (!a->json.empty()) {
+    const bool json_stdout = a->format == "json" || a->json == "-";
+    check_arg(a->format != "json" || a->json.empty() || a->json == "-", "--json",
+              "--format json already writes the document to stdout");
+    if (!a->json.empty() && a->json != "-") {
       const std::filesystem::path dir = std::filesystem::path(a->json).parent_path();
       check_arg(dir.empty() || std::filesystem::is_directory(dir), "--json",
                 "directory '" + dir.string() + "' does not exist");
@@ -107,11 +107,15 @@ void setup_simulate(CLI::App& app) {
                    "note: %lld steps, not more than --refresh %lld: placements are built once "
                    "and never refreshed\n",
                    static_cast<long long>(result.num_steps), static_cast<long long>(opt.refresh));
-    std::fputs(sim::format_table(result).c_str(), stdout);
-    std::fflush(stdout);
-    if (!a->json.empty() || !a->plot.empty()) {
+    // stdout carries exactly one thing: the table, or the JSON document.
+    if (a->format == "table") {
+      std::fputs(sim::format_table(result).c_str(), json_stdout ? stderr : stdout);
+      std::fflush(json_stdout ? stderr : stdout);
+    }
+    if (json_stdout || !a->json.empty() || !a->plot.empty()) {
       const nlohmann::json doc = sim::to_json(result);
-      if (!a->json.empty()) write_json_file(doc, a->json);
+      if (json_stdout) write_json(doc, "-", "--json");
+      else if (!a->json.empty()) write_json(doc, a->json, "--json");
       if (!a->plot.empty()) sim::write_plot(doc, a->plot);
     }
   });

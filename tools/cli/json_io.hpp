@@ -9,7 +9,8 @@
 
 namespace lplb::cli {
 
-// Reads a JSON file; a name ending in .gz is gunzipped first.
+// Reads a JSON file, or stdin for "-" (once per process); gzip data (a name
+// ending in .gz, or gzip's magic bytes) is inflated first.
 nlohmann::json read_json_file(const std::string& path, const char* arg);
 
 // A 1-D array of finite, non-negative numbers.
@@ -19,7 +20,11 @@ std::vector<double> to_vector(const nlohmann::json& j, const char* arg);
 std::vector<std::vector<double>> to_matrix(const nlohmann::json& j, const char* arg,
                                            bool allow_1d);
 
-// Writes `j` (plus a newline) to `path`, or to stdout when path is empty.
-void write_json(const nlohmann::json& j, const std::string& path);
+// Writes `j` (plus a newline) to `path`, or to stdout when path is empty or
+// "-"; errors name `arg`. Compact unless set_pretty(true) (--pretty).
+void write_json(const nlohmann::json& j, const std::string& path, const char* arg = "-o");
+void set_pretty(bool pretty);
+// j as text, indented when --pretty.
+std::string dump(const nlohmann::json& j);
 
 }  // namespace lplb::cli
