@@ -116,9 +116,18 @@ class Planner(PlannerState):
                 f"redundant_to_original: expected integer entries, got dtype {host_r2o.dtype.name}"
             )
         if host_r2o.size and (host_r2o.min() < 0 or host_r2o.max() >= host_r2o.shape[0]):
+            # [num_redundants, group_size] instead of [group_size, num_redundants]
+            # (the reference's README builds it with a trailing .T).
+            transposed = host_r2o.min() >= 0 and host_r2o.max() < host_r2o.shape[1]
             raise ValueError(
                 "redundant_to_original: entries must lie in [0, group_size = "
                 f"{host_r2o.shape[0]}), got [{host_r2o.min()}, {host_r2o.max()}]"
+                + (
+                    f"; it looks transposed: expected [group_size, num_redundants] (one row "
+                    f"per rank of a group), got {tuple(host_r2o.shape)}: pass its transpose (.T)"
+                    if transposed
+                    else ""
+                )
             )
         topology = _core.Topology(np.ascontiguousarray(host_r2o, dtype=np.int32))
 
