@@ -29,12 +29,12 @@ constexpr OptionNames kOptionNames = {
 
 void run_design(const DesignArgs& a) {
   const std::vector<double> predicted =
-      to_vector(read_json_file(a.predicted, "--predicted"), "--predicted");
+      read_vector(a.predicted, "--predicted");
   std::vector<double> deviation, samples;
   if (!a.deviation.empty())
-    deviation = to_vector(read_json_file(a.deviation, "--deviation"), "--deviation");
+    deviation = read_vector(a.deviation, "--deviation");
   if (!a.samples.empty()) {
-    for (const auto& row : to_matrix(read_json_file(a.samples, "--samples"), "--samples", false)) {
+    for (const auto& row : read_matrix(a.samples, "--samples", false)) {
       check_arg(row.size() == predicted.size(), "--samples",
                 "rows have " + std::to_string(row.size()) + " entries, --predicted has " +
                     std::to_string(predicted.size()));

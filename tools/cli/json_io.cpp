@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "cli/json_numbers.hpp"
 #include "core/json_depth.hpp"
 #include "lplb/errors.hpp"
 
@@ -87,7 +88,7 @@ double to_number(const nlohmann::json& v, const char* arg) {
 
 }  // namespace
 
-nlohmann::json read_json_file(const std::string& path, const char* arg) {
+std::string read_json_text(const std::string& path, const char* arg) {
   std::string text = read_bytes(path, arg);
   // gzip by name or by content (stdin has no name).
   const bool gz_name = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
@@ -96,11 +97,40 @@ nlohmann::json read_json_file(const std::string& path, const char* arg) {
   check_arg(json_depth_ok(text), arg,
             "file '" + path + "' nests arrays or objects deeper than " +
                 std::to_string(kMaxJsonDepth) + " levels");
+  return text;
+}
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& path, const char* arg) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw InvalidArgument(std::string(arg) + ": JSON parse error in '" + path + "': " + e.what());
   }
+}
+
+nlohmann::json read_json_file(const std::string& path, const char* arg) {
+  return parse_json_text(read_json_text(path, arg), path, arg);
+}
+
+std::vector<double> read_vector(const std::string& path, const char* arg) {
+  const std::string text = read_json_text(path, arg);
+  if (auto a = parse_number_array(text, 1)) return std::move(a->values);
+  return to_vector(parse_json_text(text, path, arg), arg);
+}
+
+std::vector<std::vector<double>> read_matrix(const std::string& path, const char* arg,
+                                             bool allow_1d) {
+  const std::string text = read_json_text(path, arg);
+  if (auto a = parse_number_array(text, 2)) {
+    if (a->shape.size() == 2 || allow_1d) {
+      const size_t cols = static_cast<size_t>(a->shape.back());
+      std::vector<std::vector<double>> rows;
+      for (size_t at = 0; at < a->values.size(); at += cols)
+        rows.emplace_back(a->values.begin() + at, a->values.begin() + at + cols);
+      return rows;
+    }
+  }
+  return to_matrix(parse_json_text(text, path, arg), arg, allow_1d);
 }
 
 std::vector<double> to_vector(const nlohmann::json& j, const char* arg) {
@@ -141,16 +171,22 @@ void set_pretty(bool pretty) { g_indent = pretty ? 2 : -1; }
 
 std::string dump(const nlohmann::json& j) { return j.dump(g_indent); }
 
+bool is_pretty() { return g_indent >= 0; }
+
 void write_json(const nlohmann::json& j, const std::string& path, const char* arg) {
+  write_text(dump(j), path, arg);
+}
+
+void write_text(const std::string& text, const std::string& path, const char* arg) {
   if (path.empty() || path == "-") {
-    std::cout << dump(j) << "\n";
+    std::cout << text << "\n";
     std::cout.flush();
     check_arg(static_cast<bool>(std::cout), arg, "cannot write to stdout");
     return;
   }
   std::ofstream out(path, std::ios::binary);
   check_arg(static_cast<bool>(out), arg, "cannot open '" + path + "' for writing");
-  out << dump(j) << "\n";
+  out << text << "\n";
   out.close();
   check_arg(static_cast<bool>(out), arg, "cannot write '" + path + "'");
 }

@@ -179,7 +179,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   } else {
     SyntheticConfig s;
     if (!o.base_path.empty()) {
-      s.base = cli::to_vector(cli::read_json_file(o.base_path, "--base"), "--base");
+      s.base = cli::read_vector(o.base_path, "--base");
       if (o.experts)
         check_arg(static_cast<int64_t>(s.base.size()) == *o.experts, "--base",
                   "has " + std::to_string(s.base.size()) + " entries, --experts is " +
