@@ -1,5 +1,5 @@
-// Device-side exchange vs ncclAllReduce on one GPU (issue 12; bench/RESULTS.md,
-// "Device-side exchange (issue 12)").
+// Device-side exchange vs ncclAllReduce on one GPU (bench/RESULTS.md,
+// "Device-side exchange").
 //
 //   cmake -S . -B build-cuda -G Ninja -DLPLB_CUDA=ON -DLPLB_BENCH=ON
 //   cmake --build build-cuda --target device_exchange_bench
@@ -30,7 +30,7 @@
 
 #include "lplb/comm.hpp"
 #include "lplb/cuda/comm_nccl.hpp"
-#include "lplb/cuda/comm_nccl_device.hpp"
+#include "lplb/cuda/nccl_device_exchange.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
 #include "lplb/planner.hpp"
 

@@ -1,5 +1,5 @@
-// The table of issue 10: simulator balancers replayed on recorded traces with
-// the issue's protocol, mean and p99 rank imbalance (max / mean rank load).
+// The placement study's table: simulator balancers replayed on recorded traces with
+// its protocol, mean and p99 rank imbalance (max / mean rank load).
 //
 //   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLPLB_BENCH=ON
 //   cmake --build build-bench --target placement_study

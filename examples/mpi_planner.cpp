@@ -1,4 +1,4 @@
-// mpi_planner: distributed LPLB planning on P MPI ranks (SPEC 5.5).
+// mpi_planner: distributed LPLB planning on P MPI ranks (docs/DISTRIBUTED.md).
 //
 //   mpirun -np 4 mpi_planner --topology ring:4 --experts 64 --redundant 2 --tokens 4096 --seed 1
 //
@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "lplb/comm.hpp"
-#include "lplb/comm_mpi.hpp"
+#include "lplb/mpi/comm_mpi.hpp"
 #include "lplb/planner.hpp"
 #include "sha256.hpp"
 #include "synthetic_tokens.hpp"
@@ -48,14 +48,24 @@ void print_error(int rank, const std::string& message) {
   std::fflush(stderr);
 }
 
-// Each rank writes its line with one call, in rank order.
+// Rank 0 prints every rank's line, in rank order. (Ranks writing in turn
+// between barriers is not enough: mpirun forwards each rank's stdout on its
+// own channel, so their lines can interleave in any order.)
 void print_in_rank_order(const lplb::MpiCommunicator& comm, const std::string& line) {
-  for (int r = 0; r < comm.size(); ++r) {
-    if (r == comm.rank()) {
-      std::fwrite(line.data(), 1, line.size(), stdout);
-      std::fflush(stdout);
-    }
-    MPI_Barrier(comm.comm());
+  const int P = comm.size();
+  const int len = static_cast<int>(line.size());
+  std::vector<int> lens(P), offsets(P);
+  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, comm.comm());
+  std::string all;
+  if (comm.rank() == 0) {
+    for (int r = 0, off = 0; r < P; off += lens[r], ++r) offsets[r] = off;
+    all.resize(static_cast<size_t>(offsets[P - 1] + lens[P - 1]));
+  }
+  MPI_Gatherv(line.data(), len, MPI_CHAR, all.data(), lens.data(), offsets.data(), MPI_CHAR, 0,
+              comm.comm());
+  if (comm.rank() == 0) {
+    std::fwrite(all.data(), 1, all.size(), stdout);
+    std::fflush(stdout);
   }
 }
 

@@ -1,10 +1,10 @@
 // Fuzzes the planner's count and map (and run, which chains them) with any
 // ids and probs, after an optional EPLB reorder from a fuzzed history.
-// Invariants (SPEC 5.2, 5.4): ids outside [-1, E) raise InvalidArgument;
+// Invariants (count and map, lplb/planner.hpp): ids outside [-1, E) raise InvalidArgument;
 // count sums the valid ids; every output id is a physical slot of its expert,
 // -1 stays -1; per expert, round(clamp(p) * T_e) tokens go to the original
 // slot and the rest to the copy, so counts are conserved; run == count ->
-// solve -> map. The mapping itself follows SPEC section 2's layout.
+// solve -> map. The mapping itself follows LPLB's layout (docs/ARCHITECTURE.md).
 #include <algorithm>
 #include <limits>
 #include <memory>

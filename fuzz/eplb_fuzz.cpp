@@ -1,5 +1,5 @@
 // Fuzzes EPLB (rebalance_experts) with arbitrary sizes and weights. It must
-// throw InvalidArgument exactly when the inputs break SPEC section 4's
+// throw InvalidArgument exactly when the inputs break EPLB's
 // preconditions, and otherwise return a consistent placement: every physical
 // slot holds a logical expert, every expert has >= 1 replica, logcnt counts
 // them, log2phy lists exactly the expert's slots (-1 padded), GPUs are full.
@@ -97,7 +97,7 @@ LPLB_FUZZ_TARGET {
   bool weights_ok = true;
   for (double w : weight) weights_ok = weights_ok && std::isfinite(w) && w >= 0 && w <= FLT_MAX;
 
-  // SPEC section 4's preconditions, computed independently. Group and node
+  // EPLB's preconditions (lplb/eplb.hpp), computed independently. Group and node
   // sizes only matter to the hierarchical policy (groups % nodes == 0); the
   // global policy, like the reference, ignores them.
   const bool hierarchical = groups > 0 && nodes > 0 && groups % nodes == 0;

@@ -1,6 +1,6 @@
 // Fuzzes the per-group LP solvers (solve_group) on valid topologies derived
 // from the input and any finite non-negative loads, and Planner::solve on any
-// workload vector. Invariants (SPEC 5.3):
+// workload vector. Invariants (lplb/lp.hpp):
 //   exact: probs finite and in [0, 1]; max load >= the mean load and every
 //          rank's fixed load, <= the unbalanced max load (both +- tolerance);
 //          LpResult::max_load is the realised max load.

@@ -1,6 +1,6 @@
 // Fuzzes topology validation: the Topology constructor and from_rows with
 // arbitrary matrices, and Topology::named with arbitrary names. A matrix must
-// be accepted exactly when it is valid by SPEC section 2 (every column a
+// be accepted exactly when it is valid (lplb/topology.hpp: every column a
 // permutation of 0..S-1 without fixed points), and an accepted topology must
 // pass check_topology.
 #include <algorithm>

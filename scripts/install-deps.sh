@@ -25,3 +25,9 @@ fi
 PY=${PYTHON:-python3}
 "$PY" -m pip install -q --disable-pip-version-check \
   -r "$(dirname "$0")/../requirements-dev.txt"
+# torch (large; see requirements-torch.txt). LPLB_SKIP_TORCH=1 leaves it out:
+# the torch tests then skip.
+if [ "${LPLB_SKIP_TORCH:-0}" != 1 ] && ! "$PY" -c 'import torch' 2>/dev/null; then
+  "$PY" -m pip install -q --disable-pip-version-check \
+    -r "$(dirname "$0")/../requirements-torch.txt"
+fi

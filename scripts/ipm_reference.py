@@ -22,7 +22,7 @@ F32 = np.float32
 
 
 def topology(name: str) -> list[list[int]]:
-    """r2o rows for the named topologies of SPEC section 3."""
+    """r2o rows for the named topologies (lplb/topology.hpp)."""
     if name == "cube":
         cols = [[3, 0, 1, 2, 7, 4, 5, 6], [6, 7, 4, 5, 0, 1, 2, 3]]
     elif name == "hypercube":

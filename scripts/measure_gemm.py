@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure one EP rank's MoE grouped-GEMM time on a GPU and fit lplb's cost model.
 
-Issue 11: a rank's MoE time is a grouped GEMM over its active experts, which is
+The cost model: a rank's MoE time is a grouped GEMM over its active experts, which is
 not proportional to its token count. This script times, in bf16, a
 DeepSeek-V3-like expert (hidden 7168, intermediate 2048):
 
@@ -23,7 +23,7 @@ The fit, by least squares over the fit set:
     time_us = a + b * tokens + c * active_experts
 
 of the method it describes best ("default_method" in the table) is the default
-of lplb::CostModel (include/lplb/cost_model.hpp).
+of lplb::CostModel (include/lplb/objective.hpp).
 
 Usage (on a GPU machine):
     python3 scripts/measure_gemm.py --out bench/data/gemm_h200.json

@@ -82,7 +82,7 @@ def draw(row: Row, seed: int) -> tuple[np.ndarray | None, np.ndarray]:
 def lp_optimum(r2o: np.ndarray, phy2log: np.ndarray, workload: np.ndarray, ep_size: int, redundant: int) -> float:
     """Max rank load at the LP optimum, each group solved by HiGHS.
 
-    Built from the mapping alone (SPEC section 5.3), independently of lplb's
+    Built from the mapping alone (lplb/lp.hpp), independently of lplb's
     solvers: block (i, d) holds the originals at local slots c*D + d, c < C;
     the other originals are fixed.
     """

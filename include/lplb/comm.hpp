@@ -1,7 +1,11 @@
-// Summing workload statistics across the EP group (SPEC section 5.5) through
-// an existing engine: MPI on the CPU (lplb/comm_mpi.hpp, library lplb_mpi),
+// Summing workload statistics across the EP group (the all-reduce stage of
+// count -> all-reduce -> solve -> map, docs/ARCHITECTURE.md) through an
+// existing engine: MPI on the CPU (lplb/mpi/comm_mpi.hpp, library lplb_mpi),
 // NCCL on the GPU (lplb/cuda/comm_nccl.hpp, library lplb_nccl). All ranks
 // then solve the same LPs locally. docs/DISTRIBUTED.md shows both in use.
+//
+// Thread safety: config_hash is pure. A Communicator need not be
+// thread-safe (see below); check_consistent uses the communicator it is given.
 #pragma once
 
 #include <cstdint>

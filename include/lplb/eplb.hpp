@@ -1,5 +1,8 @@
-// EPLB static placement (SPEC section 4), identical to deepseek-ai/EPLB's
-// rebalance_experts for inputs without ties.
+// EPLB static placement: replica counts and their packing onto GPUs from
+// per-expert loads, identical to deepseek-ai/EPLB's rebalance_experts for
+// inputs without ties (docs/EPLB.md).
+//
+// Thread safety: pure functions (no shared state); concurrent calls are safe.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,11 @@
 // Errors raised by lplb. Misuse (bad arguments, bad files) throws
 // InvalidArgument, which nanobind turns into ValueError; internal or CUDA
 // failures throw Error. Solver outcomes are data (see lp.hpp), not exceptions.
+//
+// One idiom for argument errors, everywhere: check_arg(cond, arg, message)
+// when the message is cheap, `if (!cond) throw_arg(arg, message)` in loops.
+//
+// Thread safety: stateless.
 #pragma once
 
 #include <stdexcept>

@@ -1,4 +1,8 @@
-// The per-group LP of LPLB (SPEC section 5.3).
+// The per-group LP of LPLB: how much of each replicated block a redundancy
+// group keeps on its original rank (docs/ARCHITECTURE.md for the notation,
+// docs/SOLVERS.md for the two solvers).
+//
+// Thread safety: pure functions (no shared state); concurrent calls are safe.
 //
 // For one redundancy group of S ranks with D replicated blocks each:
 //   fixed[i]      tokens on rank i that cannot move (its non-replicated experts),

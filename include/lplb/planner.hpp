@@ -1,14 +1,23 @@
-// The LPLB planner (SPEC section 5): redundancy mapping, counting, the
-// per-batch LP over every redundancy group, and token -> physical mapping.
-// This is the CPU backend; the CUDA backend (lplb/cuda/) computes the same.
+// The LPLB planner: LPLB's redundancy layout (every rank's first R experts
+// copied once onto a neighbour of its redundancy group), counting, the
+// per-batch LP over every group, and token -> physical mapping. The
+// pipeline, notation and layouts are in docs/ARCHITECTURE.md. This is the
+// CPU backend; the CUDA backend (lplb/cuda/planner_cuda.hpp) computes the
+// same. lplb/placement.hpp balances any other placement.
+//
+// Thread safety: the const methods (count, solve, map, run, rank_loads) may
+// run concurrently on one Planner. update_redundancy_mapping mutates it: no
+// other call may run on the same Planner meanwhile (the Python binding
+// releases the GIL during solve/run, so Python callers must not update from
+// another thread either). Distinct Planners are independent.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
-#include "lplb/cost_model.hpp"
 #include "lplb/lp.hpp"
+#include "lplb/objective.hpp"
 #include "lplb/topology.hpp"
 
 namespace lplb {
@@ -22,12 +31,12 @@ struct PlannerOptions {
   int64_t gpus_per_node = 8;       // for the EPLB reorder in update_redundancy_mapping
                                    // and the nodes of Objective::min_moves
   SolverKind solver = SolverKind::kExact;
-  // What solve() minimises (lplb/cost_model.hpp); the default is SPEC 5.3's
-  // max token load. Anything else needs solver = kExact.
+  // What solve() minimises (lplb/objective.hpp); the default is the largest
+  // rank's token count. Anything else needs solver = kExact.
   Objective objective;
 };
 
-// Placement in the layouts of SPEC section 2.
+// LPLB's placement (layouts in docs/ARCHITECTURE.md, "Layouts").
 struct Mapping {
   std::vector<int32_t> phy2log;  // [P * n_local]
   std::vector<int32_t> log2phy;  // [E][2], original slot first, -1 padded
@@ -40,7 +49,7 @@ struct SolveOutput {
   std::vector<double> load_after;   // [P] with probs applied
   double solve_us = 0;              // wall time of the LPs
   int ipm_fallbacks = 0;            // groups where the IPM fell back to 0.5
-  // Issue 11, for every solver and objective: tokens sent to a copy instead
+  // For every solver and objective: tokens sent to a copy instead
   // of their expert's original rank, and the part of those whose copy is on
   // another node (nodes of PlannerOptions::gpus_per_node ranks).
   double tokens_moved = 0;
@@ -117,8 +126,6 @@ class Planner {
   // group LPs read them: fixed[P], block[P * D].
   void split_workload(std::span<const double> workload, std::vector<double>& fixed,
                       std::vector<double>& block) const;
-  template <typename Id>
-  std::vector<int64_t> count_impl(std::span<const Id> ids) const;
   template <typename Id>
   void map_impl(std::span<const Id> ids, std::span<const double> probs, std::span<Id> out) const;
   template <typename Id>

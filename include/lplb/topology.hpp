@@ -1,10 +1,14 @@
-// Redundancy topologies (SPEC section 3).
+// Redundancy topologies: which rank of a redundancy group holds a copy of
+// which other rank's replicated blocks (docs/ARCHITECTURE.md, "Notation").
 //
 // A topology is an S x D matrix r2o: r2o(i, d) = j means rank i of a
 // redundancy group holds copies of the d-th replicated block of rank j.
 // Valid iff every column is a permutation of 0..S-1 without fixed points, so
 // every replicated block lives on exactly two ranks. o2r is the inverse per
 // column: o2r(j, d) = i iff r2o(i, d) = j (block (j, d) overflows to rank i).
+//
+// Thread safety: a Topology is immutable after construction; concurrent
+// reads are safe.
 #pragma once
 
 #include <cstdint>

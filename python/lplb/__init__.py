@@ -18,6 +18,7 @@ from ._core import CostModel, SolveOutput, Topology
 from .eplb import rebalance_experts
 from .placement import PlacementPlanner, design_placement
 from .planner import Planner
+from .tracing import TraceRecorder, record_trace
 
 __version__: str = _core.__version__
 
@@ -42,11 +43,13 @@ __all__ = [
     "PlacementPlanner",
     "Planner",
     "SolveOutput",
+    "TraceRecorder",
     "Topology",
     "design_placement",
     "has_cuda",
     "imbalance",
     "rebalance_experts",
+    "record_trace",
     "topology",
     "__version__",
 ]

@@ -12,6 +12,14 @@ current one, which would break graph capture). Temporaries are allocated by
 torch on that same stream, so the caching allocator's stream-ordered reuse
 keeps them alive long enough.
 
+Planner.run and Planner.solve_probs first try an eager fast path
+(`fast_run`, `fast_solve`): for plain contiguous CUDA tensors of the
+supported dtypes on a device whose planner exists, one extension call
+enqueues everything (count -> solve -> map, the float32 probs, the counter
+increment) with raw device pointers and the raw current-stream handle, and
+one torch allocation makes the output. Anything else takes the general path
+below, which validates and reports every other case.
+
 Bad ids or workloads do not raise here (that would need a synchronisation):
 kernels record them in an error word that `check_errors()` reads. Construct
 the Planner with `check_errors=True` to check after every call instead.
@@ -34,6 +42,95 @@ class CudaPath:
         self._max_ids = max_ids
         self._check = check
         self._by_device: dict[int, Any] = {}
+        self._fast_ready = False
+
+    # -- the eager fast path ------------------------------------------------
+
+    def _init_fast(self) -> None:
+        """Caches the torch objects the fast path compares against."""
+        torch = self._torch()
+        self._tensor = torch.Tensor
+        self._id_is_64 = {torch.int32: False, torch.int64: True}
+        # DeviceDtype codes of the extension.
+        self._w_code = {torch.int32: 0, torch.int64: 1, torch.float32: 2, torch.float64: 3}
+        self._f32 = torch.float32
+        self._empty = torch.empty
+        self._empty_like = torch.empty_like
+        self._devices: dict[int, Any] = {}
+        # torch.cuda.current_stream() builds a Stream object (microseconds);
+        # the raw handle of the same stream is what the extension needs.
+        raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+        if raw is None:
+            raw = lambda index: torch.cuda.current_stream(index).cuda_stream  # noqa: E731
+        self._raw_stream = raw
+        self._fast_ready = True
+
+    def _fast_counter(self, counter: Any, index: int) -> tuple[int, bool] | None:
+        """(pointer, is int64) of a counter the kernels can increment, or
+        None when it needs the general path (0, False for no counter)."""
+        if counter is None:
+            return 0, False
+        if type(counter) is not self._tensor or not counter.is_cuda:
+            return None
+        is64 = self._id_is_64.get(counter.dtype)
+        if is64 is None or counter.numel() != 1 or counter.get_device() != index:
+            return None
+        return counter.data_ptr(), is64
+
+    def fast_run(self, ids: Any, avail_counter: Any) -> Any:
+        """Planner.run for a plain contiguous int32/int64 CUDA tensor, or
+        None when the general path must handle the call."""
+        if not self._fast_ready:
+            self._init_fast()
+        if type(ids) is not self._tensor or not ids.is_cuda:
+            return None
+        is64 = self._id_is_64.get(ids.dtype)
+        if is64 is None or not ids.is_contiguous():
+            return None
+        index = ids.get_device()
+        cp = self._by_device.get(index)
+        n = ids.numel()
+        if cp is None or n > cp.max_ids:
+            return None
+        counter = self._fast_counter(avail_counter, index)
+        if counter is None:
+            return None
+        stream = self._raw_stream(index)
+        out = self._empty_like(ids)
+        cp.run_raw(ids.data_ptr(), n, is64, out.data_ptr(), stream, counter[0], counter[1])
+        if self._check:
+            cp.check_errors(stream)
+        return out
+
+    def fast_solve(self, workload: Any, avail_counter: Any, shape_p: Any, shape_w: Any) -> Any:
+        """Planner.solve_probs for a plain contiguous CUDA tensor of
+        E int32/int64/float32/float64 entries: (probs, workload) as float32,
+        or None when the general path must handle the call."""
+        if not self._fast_ready:
+            self._init_fast()
+        if type(workload) is not self._tensor or not workload.is_cuda:
+            return None
+        code = self._w_code.get(workload.dtype)
+        if code is None or not workload.is_contiguous():
+            return None
+        index = workload.get_device()
+        cp = self._by_device.get(index)
+        if cp is None or workload.numel() != cp.num_experts:
+            return None
+        counter = self._fast_counter(avail_counter, index)
+        if counter is None:
+            return None
+        device = self._devices.get(index)
+        if device is None:
+            device = self._devices[index] = workload.device
+        stream = self._raw_stream(index)
+        probs = self._empty(shape_p, dtype=self._f32, device=device)
+        global_w = self._empty(shape_w, dtype=self._f32, device=device)
+        cp.solve_raw(workload.data_ptr(), code, probs.data_ptr(), global_w.data_ptr(), stream,
+                     counter[0], counter[1])
+        if self._check:
+            cp.check_errors(stream)
+        return probs, global_w
 
     # -- plumbing -----------------------------------------------------------
 

@@ -3,7 +3,7 @@
 The planner minimises the largest rank's token count by default; with
 objective='time' it minimises the largest modelled GEMM time (a CostModel),
 and with min_moves=True it then moves the fewest tokens among the splits
-within (1 + move_tolerance) of the optimum. See include/lplb/cost_model.hpp
+within (1 + move_tolerance) of the optimum. See include/lplb/objective.hpp
 and docs/COST_MODEL.md.
 """
 

@@ -11,12 +11,17 @@ chooses replica counts like EPLB and spreads them so that the per-batch LP
 can move load anywhere. See include/lplb/placement.hpp,
 include/lplb/placement_design.hpp and docs/PLACEMENT.md.
 
-CPU only: numpy arrays, torch CPU tensors and nested lists are accepted and
-results come back as the same kind (torch for torch, numpy otherwise). A
-CUDA tensor raises TypeError (move it with .cpu()): the planner has no GPU
-backend, and a silent device round trip would synchronise the stream.
-design_placement, a one-off planning call like rebalance_experts, accepts
-any device and returns on the input's.
+numpy arrays, torch CPU tensors and nested lists run on the CPU and results
+come back as the same kind (torch for torch, numpy otherwise). torch CUDA
+tensors given to count, solve, map and run run on the GPU when the package
+was built with the CUDA backend (lplb.has_cuda): CudaPlacementPlanner, on
+the caller's current stream, without host synchronisation, so the calls can
+be captured in a CUDA graph after one warm-up call; results stay on the
+device (solve's dict then holds `shares` and 0-d tensors `optimum` and
+`max_load`); bad ids or workloads are reported by check_errors(). The
+analysis helpers (slot_counts, rank_loads) are CPU only. design_placement,
+a one-off planning call like rebalance_experts, accepts any device and
+returns on the input's.
 """
 
 from __future__ import annotations
@@ -45,8 +50,19 @@ def _host_array(x: Any, name: str, *, allow_sequence: bool = True) -> Any:
     a = _arrays.as_array(x, name, allow_sequence=allow_sequence)
     if _arrays.is_cuda(a):
         raise TypeError(
-            f"{name}: PlacementPlanner runs on the CPU; move the tensor with .cpu() "
+            f"{name}: this PlacementPlanner method runs on the CPU; move the tensor with .cpu() "
             f"(got a tensor on {a.device})"
+        )
+    return a
+
+
+def _any_array(x: Any, name: str, *, allow_sequence: bool = True) -> Any:
+    """x as a numpy array or tensor; CUDA tensors only where the package has CUDA."""
+    a = _arrays.as_array(x, name, allow_sequence=allow_sequence)
+    if _arrays.is_cuda(a) and not getattr(_core, "has_cuda", False):
+        raise TypeError(
+            f"{name}: this lplb was built without the CUDA backend; move the tensor with "
+            f".cpu() (got a tensor on {a.device})"
         )
     return a
 
@@ -67,7 +83,8 @@ def _host_floats(a: Any, name: str) -> np.ndarray:
 
 
 class PlacementPlanner:
-    """Exact per-batch LP balancing over any replica placement (CPU).
+    """Exact per-batch LP balancing over any replica placement (CPU, or the
+    GPU for CUDA tensors).
 
     Immutable after construction; methods may run concurrently from several
     threads (the C++ work releases the GIL).
@@ -92,6 +109,8 @@ class PlacementPlanner:
         E = _arrays.py_int(num_experts, "num_experts", 1)
         P = _arrays.py_int(ep_size, "ep_size", 1)
         self._core = _core.PlacementPlanner(flat, E, P)
+        self._flat = flat
+        self._gpu: Any = None  # lplb._placement_cuda.PlacementCudaPath, on first CUDA tensor
         c = self._core
         self.num_experts: int = c.num_experts
         self.ep_size: int = c.ep_size
@@ -119,10 +138,25 @@ class PlacementPlanner:
 
     # -- per batch ---------------------------------------------------------------
 
+    def _cuda(self) -> Any:
+        if self._gpu is None:
+            from ._placement_cuda import PlacementCudaPath
+
+            self._gpu = PlacementCudaPath(self._flat, self.num_experts, self.ep_size, 1 << 20)
+        return self._gpu
+
+    def check_errors(self) -> None:
+        """GPU path: synchronises and raises ValueError if a kernel saw a bad
+        id or workload since the last check (no-op before any CUDA call)."""
+        if self._gpu is not None:
+            self._gpu.check_errors()
+
     def count(self, idx: Array) -> Array:
         """int64 [E] token counts of idx (int32/int64, any shape, values in
         [-1, E); -1 skipped), as idx's kind."""
         ids, _ = self._ids(idx)
+        if _arrays.is_cuda(ids):
+            return self._cuda().count(ids)
         with _arrays.renamed("ids", "idx"):
             return Kind.of(ids).from_host(self._core.count(ids))
 
@@ -140,7 +174,11 @@ class PlacementPlanner:
             load), `imbalance_before`, `imbalance_after` (max / mean),
             `solve_us`; int `rounds` (max-flow rounds).
         """
-        w = _host_array(workload, "workload")
+        w = _any_array(workload, "workload")
+        if _arrays.is_cuda(w):
+            _arrays.check_numel(w, self.num_experts, "workload", "one per logical expert")
+            _arrays.check_numeric_dtype(w, "workload")
+            return self._cuda().solve(w)
         return self._result(self._core.solve(self._workload(w)), Kind.of(w))
 
     def map(self, idx: Array, shares: Array) -> Array:
@@ -158,6 +196,11 @@ class PlacementPlanner:
             -1 kept.
         """
         ids, shape = self._ids(idx)
+        if _arrays.is_cuda(ids):
+            s = _any_array(shares, "shares")
+            _arrays.check_float_dtype(s, "shares")
+            _arrays.check_numel(s, self.num_physical, "shares", "one per physical slot")
+            return self._cuda().map(ids, s).reshape(shape)
         s = self._shares(shares)
         out = Kind.of(ids).empty(tuple(ids.shape), _arrays.dtype_name(ids))
         with _arrays.renamed("ids", "idx"):
@@ -175,6 +218,9 @@ class PlacementPlanner:
             (ids, plan) when return_plan.
         """
         ids, shape = self._ids(idx)
+        if _arrays.is_cuda(ids):
+            out, plan = self._cuda().run(ids)
+            return (out.reshape(shape), plan) if return_plan else out.reshape(shape)
         out = Kind.of(ids).empty(tuple(ids.shape), _arrays.dtype_name(ids))
         with _arrays.renamed("ids", "idx"):
             result = self._core.run(ids, out)
@@ -209,7 +255,7 @@ class PlacementPlanner:
 
     @staticmethod
     def _ids(idx: Array) -> tuple[Array, tuple[int, ...]]:
-        a = _host_array(idx, "idx", allow_sequence=False)
+        a = _any_array(idx, "idx", allow_sequence=False)
         _arrays.check_index_dtype(a, "idx")
         return _arrays.flat(a), tuple(a.shape)
 

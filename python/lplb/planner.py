@@ -188,12 +188,21 @@ class Planner(PlannerState):
         }
         self.ep_group = group
         self.deep_ep_initialized = False
+        self._fast_shapes = (  # solve_probs' outputs: probs, global_workload
+            (self.n_group, self.group_size, self.num_redundants),
+            (self.n_group, self.group_size, self.n_local_logical_routed_experts),
+        )
 
         self._gpu = None
         if _core.has_cuda:
             from ._cuda import CudaPath
 
             self._gpu = CudaPath(c, max_ids, bool(check_errors))
+        # The eager fast path serves the default objective only (the CUDA
+        # planner's); run() and solve_probs() try it first.
+        self._fast = (
+            self._gpu if self._gpu is not None and objective == "tokens" and not min_moves else None
+        )
 
         self.update_redundancy_mapping()
 
@@ -386,6 +395,10 @@ class Planner(PlannerState):
             token counts themselves (divide by .max() for the reference's).
         :raises ValueError: on a wrong size, or a negative or non-finite entry.
         """
+        if self._fast is not None and self.ep_group is None:
+            res = self._fast.fast_solve(workload, avail_counter, *self._fast_shapes)
+            if res is not None:
+                return res
         w = _arrays.as_array(workload, "workload", allow_sequence=True)
         _arrays.check_numeric_dtype(w, "workload")
         _arrays.check_numel(w, self.n_logical_routed_experts, "workload", "one per logical expert")
@@ -462,6 +475,14 @@ class Planner(PlannerState):
         On a GPU this is one fused sequence on the current stream with no host
         synchronisation (capturable in a CUDA graph after a warm-up call).
         """
+        if (
+            self._fast is not None
+            and self.ep_group is None
+            and (n_sms is None or (type(n_sms) is int and n_sms >= 1))
+        ):
+            out = self._fast.fast_run(idx, avail_counter)
+            if out is not None:
+                return out
         ids, shape = self._ids(idx)
         self._check_counter(avail_counter)
         self._check_device_objective(ids, "idx")

@@ -1,4 +1,4 @@
-// Registrations for lplb::CostModel (lplb/cost_model.hpp): the modelled GEMM
+// Registrations for lplb::CostModel (lplb/objective.hpp): the modelled GEMM
 // time the planner's 'time' objective balances. The Python layer
 // (lplb/_objective.py) builds one from a dict and validates it.
 #include <nanobind/stl/string.h>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bindings.hpp"
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 
 namespace lplb::python {
 

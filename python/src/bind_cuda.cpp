@@ -12,7 +12,9 @@
 #include <optional>
 #include <string>
 
+#include "bind_cuda_util.hpp"
 #include "bindings.hpp"
+#include "common/lp_common.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
 #include "lplb/errors.hpp"
 
@@ -22,27 +24,6 @@ using namespace nb::literals;
 using cuda::CudaPlanner;
 
 namespace {
-
-using Release = nb::call_guard<nb::gil_scoped_release>;
-
-template <typename T>
-using DevIn = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
-template <typename T>
-using DevOut = nb::ndarray<T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
-
-cudaStream_t as_stream(uintptr_t handle) { return reinterpret_cast<cudaStream_t>(handle); }
-
-void check_cuda(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw Error(std::string(what) + " failed: " + cudaGetErrorName(err) + " (" +
-                cudaGetErrorString(err) + ")");
-}
-
-template <typename A>
-void check_len(const A& a, int64_t want, const char* arg) {
-  check_arg(static_cast<int64_t>(a.shape(0)) == want, arg,
-            "expected " + std::to_string(want) + " entries, got " + std::to_string(a.shape(0)));
-}
 
 template <typename Id>
 void def_id_overloads(nb::class_<CudaPlanner>& c) {
@@ -92,7 +73,9 @@ void def_solve(nb::class_<CudaPlanner>& c) {
 }  // namespace
 
 void bind_cuda(nb::module_& m) {
-  m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(LpStatus::kIpmFallback);
+  // GroupResult::code holds the kernels' LpCode, not lplb::LpStatus: the
+  // CUDA build overrides the module-wide value with the kernels' code.
+  m.attr("LP_STATUS_IPM_FALLBACK") = static_cast<int>(detail::LpCode::kIpmFallback);
   nb::class_<CudaPlanner> c(m, "CudaPlanner", "The CUDA planner (lplb::cuda::CudaPlanner).");
   c.def(
        "__init__",
@@ -149,7 +132,42 @@ void bind_cuda(nb::module_& m) {
                        "cudaMemcpy2DAsync(codes)");
           },
           "out"_a, "stream"_a, Release(),
-          "Enqueues a copy of each group's LpStatus code (int32 [G]) into out.")
+          "Enqueues a copy of each group's solver code (GroupResult.code, int32 [G]) into out.")
+      .def(
+          "run_raw",
+          [](CudaPlanner& p, uintptr_t ids, int64_t n, bool ids_int64, uintptr_t out,
+             uintptr_t stream, uintptr_t counter, bool counter_int64) {
+            cuda::RunExtras x;
+            x.counter = {reinterpret_cast<void*>(counter), counter_int64};
+            x.float32_probs = true;
+            if (ids_int64)
+              p.run(reinterpret_cast<const int64_t*>(ids), n, reinterpret_cast<int64_t*>(out), x,
+                    as_stream(stream));
+            else
+              p.run(reinterpret_cast<const int32_t*>(ids), n, reinterpret_cast<int32_t*>(out), x,
+                    as_stream(stream));
+          },
+          "ids"_a, "n"_a, "ids_int64"_a, "out"_a, "stream"_a, "counter"_a, "counter_int64"_a,
+          Release(),
+          "The eager fast path of Planner.run: device pointers as integers (the caller has "
+          "checked dtype, device and size). Enqueues count -> solve -> map with the probs "
+          "rounded to float32, adding feasible groups to *counter (0: none).")
+      .def(
+          "solve_raw",
+          [](CudaPlanner& p, uintptr_t workload, int dtype, uintptr_t probs_f32,
+             uintptr_t workload_f32, uintptr_t stream, uintptr_t counter, bool counter_int64) {
+            cuda::SolveExtras x;
+            x.probs_f32 = reinterpret_cast<float*>(probs_f32);
+            x.workload_f32 = reinterpret_cast<float*>(workload_f32);
+            x.counter = {reinterpret_cast<void*>(counter), counter_int64};
+            p.solve(reinterpret_cast<const void*>(workload), static_cast<cuda::DeviceDtype>(dtype),
+                    x, as_stream(stream));
+          },
+          "workload"_a, "dtype"_a, "probs_f32"_a, "workload_f32"_a, "stream"_a, "counter"_a,
+          "counter_int64"_a, Release(),
+          "The eager fast path of Planner.solve_probs: device pointers as integers (the "
+          "caller has checked them). dtype: 0 int32, 1 int64, 2 float32, 3 float64 [E]; "
+          "writes float32 probs [P * D] and the float32 workload [E].")
       .def(
           "check_errors",
           [](CudaPlanner& p, uintptr_t stream) { p.check_errors(as_stream(stream)); },
@@ -160,6 +178,7 @@ void bind_cuda(nb::module_& m) {
   def_id_overloads<int64_t>(c);
   def_solve<int64_t>(c);
   def_solve<double>(c);
+  bind_placement_cuda(m);
 }
 
 }  // namespace lplb::python

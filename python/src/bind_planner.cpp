@@ -11,7 +11,7 @@
 
 #include "bindings.hpp"
 #include "glue_planner.hpp"
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 #include "lplb/planner.hpp"
 
 namespace lplb::python {
@@ -116,7 +116,7 @@ void bind_planner(nb::module_& m) {
        "gpus_per_node"_a = 8, "solver"_a = "exact", "objective"_a = "tokens",
        "cost_model"_a = nb::none(), "min_moves"_a = false, "move_tolerance"_a = 0.0,
        "objective: 'tokens' or 'time'; cost_model: None (the default CostModel) or a "
-       "CostModel; min_moves, move_tolerance: the secondary objective (lplb/cost_model.hpp).")
+       "CostModel; min_moves, move_tolerance: the secondary objective (lplb/objective.hpp).")
       .def_prop_ro("topology", &Planner::topology)
       .def_prop_ro("num_experts", [](const Planner& p) { return p.options().num_experts; })
       .def_prop_ro("ep_size", [](const Planner& p) { return p.options().ep_size; })

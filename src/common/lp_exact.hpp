@@ -1,4 +1,4 @@
-// The exact per-group LP solver (SPEC 5.3), header-only so CUDA kernels can
+// The exact per-group LP solver (lplb/lp.hpp), header-only so CUDA kernels can
 // run it too (one thread per group): no allocation, no recursion, no
 // exceptions; the caller provides the workspace.
 //
@@ -29,7 +29,7 @@
 // Saturating pushes set residuals to exactly 0, so flows stay within
 // [0, block].
 //
-// Rank weights and offsets (issue 11, optional): minimise
+// Rank weights and offsets (the time objective, optional): minimise
 // max_i offset(i) + load(i) / weight(i) instead, e.g. a modelled time with
 // weight = tokens per microsecond and offset = the rank's fixed cost. Target T
 // is feasible iff rank i can take cap_i(T) = weight(i) (T - offset(i)) tokens,

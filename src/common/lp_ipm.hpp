@@ -213,6 +213,48 @@ LPLB_HD void ipm_cholesky_solve(int NC, const IpmWorkspace& ws) {
   }
 }
 
+// The reference's d_max, quirk kept (see the top of this file): a warp max
+// in which lane t holds only the last d[j] it wrote, j = t + 32 k < NV.
+// One home for the CPU solver and the CUDA kernels (bit-identity).
+LPLB_HD float ipm_reference_d_max(const float* d, int NV) {
+  float lane[32];
+  for (int t = 0; t < 32; ++t) {
+    lane[t] = 0.0f;
+    for (int j = t; j < NV; j += 32) lane[t] = d[j];
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    float next[32];
+    for (int t = 0; t < 32; ++t) next[t] = ref_fmaxf(lane[t], lane[t ^ offset]);
+    for (int t = 0; t < 32; ++t) lane[t] = next[t];
+  }
+  return lane[0];
+}
+
+// The reference's step length for that d_max (computed in double, as it does).
+LPLB_HD float ipm_step_alpha(float d_max) {
+  return static_cast<float>(0.999 / static_cast<double>(d_max));
+}
+
+// After the last step: max |A x - b| (NaN entries are ignored by fmaxf, as
+// on the GPU) and the reference's convergence test, plus finite probs.
+struct IpmVerdict {
+  float max_residual;
+  bool converged;
+};
+LPLB_HD IpmVerdict ipm_verdict(int S, int D, const IpmWorkspace& ws, float d_max) {
+  const int NC = ipm_rows(S, D), NV = ipm_cols(S, D), R = ipm_row_nnz(D);
+  float max_residual = 0.0f;
+  for (int i = 0; i < NC; ++i) {
+    float s = 0.0f;
+    for (int k = 0; k < ws.nnz[i]; ++k) s += ws.val[i * R + k] * ws.x[ws.col[i * R + k]];
+    max_residual = ref_fmaxf(max_residual, fabsf(s - ws.b[i]));
+  }
+  bool ok = static_cast<double>(d_max) < 0.1 && 0.0f <= ws.x[NV - 1] &&
+            static_cast<double>(ws.x[NV - 1]) < 1e-4 && static_cast<double>(max_residual) < 0.05;
+  for (int k = 0; ok && k < S * D; ++k) ok = is_finite(ws.x[k]);
+  return {max_residual, ok};
+}
+
 // Runs the reference IPM on the built problem; writes probs (S*D, raw x or
 // the 0.5 fallback).
 LPLB_HD IpmInfo ipm_iterate(int S, int D, const IpmWorkspace& ws, double* probs) {
@@ -252,36 +294,17 @@ LPLB_HD IpmInfo ipm_iterate(int S, int D, const IpmWorkspace& ws, double* probs)
     for (int i = 0; i < NC; ++i)
       for (int k = 0; k < ws.nnz[i]; ++k) ws.r[ws.col[i * R + k]] += ws.y[i] * ws.val[i * R + k];
     for (int j = 0; j < NV; ++j) ws.d[j] = ws.x[j] * (ws.c[j] - ws.r[j]);
-    // The reference's warp reduction: each lane holds the last d it wrote.
-    float lane[32];
-    for (int t = 0; t < 32; ++t) {
-      lane[t] = 0.0f;
-      for (int j = t; j < NV; j += 32) lane[t] = ws.d[j];
-    }
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      float next[32];
-      for (int t = 0; t < 32; ++t) next[t] = ref_fmaxf(lane[t], lane[t ^ offset]);
-      for (int t = 0; t < 32; ++t) lane[t] = next[t];
-    }
-    d_max = lane[0];
-    const float alpha = static_cast<float>(0.999 / static_cast<double>(d_max));
+    d_max = ipm_reference_d_max(ws.d, NV);
+    const float alpha = ipm_step_alpha(d_max);
     for (int j = 0; j < NV; ++j) ws.x[j] *= 1.0f - alpha * ws.d[j];
   }
 
-  // Residual max |A x - b| (NaN entries are ignored by fmaxf, as on the GPU).
-  float max_residual = 0.0f;
-  for (int i = 0; i < NC; ++i) {
-    float s = 0.0f;
-    for (int k = 0; k < ws.nnz[i]; ++k) s += ws.val[i * R + k] * ws.x[ws.col[i * R + k]];
-    max_residual = ref_fmaxf(max_residual, fabsf(s - ws.b[i]));
-  }
+  const IpmVerdict verdict = ipm_verdict(S, D, ws, d_max);
+  const bool ok = verdict.converged;
   IpmInfo info;
   info.d_max = d_max;
   info.big_m = ws.x[NV - 1];
-  info.max_residual = max_residual;
-  bool ok = static_cast<double>(d_max) < 0.1 && 0.0f <= ws.x[NV - 1] &&
-            static_cast<double>(ws.x[NV - 1]) < 1e-4 && static_cast<double>(max_residual) < 0.05;
-  for (int k = 0; ok && k < S * D; ++k) ok = is_finite(ws.x[k]);
+  info.max_residual = verdict.max_residual;
   info.code = ok ? LpCode::kIpmConverged : LpCode::kIpmFallback;
   for (int k = 0; k < S * D; ++k) probs[k] = ok ? static_cast<double>(ws.x[k]) : 0.5;
   return info;

@@ -131,7 +131,7 @@ void check_consistent(const Planner& planner, Communicator& comm) {
   }
   if (diffs.empty()) return;
   // Same text on every rank: it is built from reduced values only.
-  throw InvalidArgument("planner: the " + std::to_string(comm.size()) +
+  throw_arg("planner", "the " + std::to_string(comm.size()) +
                         " ranks of the communicator disagree on the planner configuration (" +
                         diffs +
                         "); every rank must build its Planner with the same topology, "

@@ -1,4 +1,4 @@
-// EPLB static placement (SPEC section 4), following deepseek-ai/EPLB's
+// EPLB static placement (docs/EPLB.md), following deepseek-ai/EPLB's
 // rebalance_experts step by step; layers are independent.
 #include "lplb/eplb.hpp"
 
@@ -56,7 +56,7 @@ void validate(const double* weight, int64_t num_layers, const Sizes& s) {
     const double w = weight[i];
     // The reference computes in float32; larger values would become inf.
     if (!(std::isfinite(w) && w >= 0 && w <= FLT_MAX))  // message built only on failure
-      check_arg(false, "weight",
+      throw_arg("weight",
                 "entry [" + str(i / s.num_logical) + "][" + str(i % s.num_logical) + "] = " +
                     std::to_string(w) + " must be finite, >= 0 and <= FLT_MAX");
   }

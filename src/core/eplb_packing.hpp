@@ -1,4 +1,4 @@
-// The two building blocks of EPLB (SPEC section 4): replicating experts and
+// The two building blocks of EPLB (docs/EPLB.md): replicating experts and
 // balanced packing. Arithmetic is float32 in the reference's order (it runs
 // on weight.float()), so near-ties break exactly as deepseek-ai/EPLB breaks them.
 #pragma once

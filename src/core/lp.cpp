@@ -9,26 +9,18 @@
 
 #include "common/lp_exact.hpp"
 #include "common/lp_ipm.hpp"
+#include "core/input_checks.hpp"
+#include "core/lp_host.hpp"
 #include "lplb/errors.hpp"
 
 namespace lplb {
 namespace {
 
-// Finite and >= 0, as the solvers assume.
-void check_loads(const double* values, int64_t n, const char* what) {
-  check_arg(values != nullptr || n == 0, what, "is null");
-  for (int64_t k = 0; k < n; ++k)
-    if (!(values[k] >= 0.0) || !std::isfinite(values[k]))
-      check_arg(false, what,
-                "entry " + std::to_string(k) + " = " + std::to_string(values[k]) +
-                    " is negative or not finite");
-}
-
 void check_group(const Topology& topology, const double* fixed, const double* block,
                  const double* probs) {
   const int64_t S = topology.group_size(), D = topology.slots();
-  check_loads(fixed, S, "fixed");
-  check_loads(block, S * D, "block");
+  detail::check_entries(fixed, S, "fixed", detail::Bound::kNonNegative);
+  detail::check_entries(block, S * D, "block", detail::Bound::kNonNegative);
   check_arg(probs != nullptr, "probs", "is null");
 }
 
@@ -41,38 +33,11 @@ void check_ipm_size(const Topology& topology) {
                 std::to_string(topology.group_size()) + " x " + std::to_string(topology.slots()));
 }
 
-LpStatus to_status(detail::LpCode code) {
-  switch (code) {
-    case detail::LpCode::kOptimal: return LpStatus::kOptimal;
-    case detail::LpCode::kIpmConverged: return LpStatus::kIpmConverged;
-    case detail::LpCode::kIpmFallback: return LpStatus::kIpmFallback;
-    case detail::LpCode::kTrivial: return LpStatus::kTrivial;
-  }
-  return LpStatus::kTrivial;
-}
-
 LpResult solve_exact(const Topology& topology, const double* fixed, const double* block,
                      double* probs) {
   const int S = static_cast<int>(topology.group_size()), D = static_cast<int>(topology.slots());
-  const detail::ExactProblem pb{S, D, topology.r2o_data().data(), topology.o2r_data().data(),
-                                fixed, block};
-  // Groups the kernels support fit on the stack; larger ones allocate.
-  alignas(8) unsigned char stack[detail::kExactWorkspaceMaxBytes];
-  std::vector<uint64_t> heap;
-  void* buffer = stack;
-  const size_t bytes = detail::exact_workspace_bytes(S, D);
-  if (bytes > sizeof(stack)) {
-    heap.resize((bytes + 7) / 8);
-    buffer = heap.data();
-  }
-  const detail::ExactInfo info =
-      detail::exact_solve(pb, detail::exact_workspace_bind(buffer, S, D), probs);
-  LpResult result;
-  result.status = to_status(info.code);
-  result.max_load = info.max_load;
-  result.iterations = info.rounds;
-  result.lower_bound = info.bound;
-  return result;
+  return detail::solve_exact_problem(
+      {S, D, topology.r2o_data().data(), topology.o2r_data().data(), fixed, block}, probs);
 }
 
 LpResult solve_ipm(const Topology& topology, const double* fixed, const double* block,
@@ -84,7 +49,7 @@ LpResult solve_ipm(const Topology& topology, const double* fixed, const double* 
       S, D, topology.r2o_data().data(), fixed, block, scale, w.data(), f.data(),
       detail::ipm_workspace_bind(buffer.data(), S, D), probs);
   LpResult result;
-  result.status = to_status(info.code);
+  result.status = detail::to_status(info.code);
   result.iterations = detail::kIpmSteps;
   result.max_load =
       detail::group_max_load_hd(S, D, topology.r2o_data().data(), fixed, block, probs);
@@ -95,6 +60,39 @@ LpResult solve_ipm(const Topology& topology, const double* fixed, const double* 
 }
 
 }  // namespace
+
+namespace detail {
+
+LpStatus to_status(LpCode code) {
+  switch (code) {
+    case LpCode::kOptimal: return LpStatus::kOptimal;
+    case LpCode::kIpmConverged: return LpStatus::kIpmConverged;
+    case LpCode::kIpmFallback: return LpStatus::kIpmFallback;
+    case LpCode::kTrivial: return LpStatus::kTrivial;
+  }
+  return LpStatus::kTrivial;
+}
+
+LpResult solve_exact_problem(const ExactProblem& pb, double* probs) {
+  // Groups the kernels support fit on the stack; larger ones allocate.
+  alignas(8) unsigned char stack[kExactWorkspaceMaxBytes];
+  std::vector<uint64_t> heap;
+  void* buffer = stack;
+  const size_t bytes = exact_workspace_bytes(pb.S, pb.D);
+  if (bytes > sizeof(stack)) {
+    heap.resize((bytes + 7) / 8);
+    buffer = heap.data();
+  }
+  const ExactInfo info = exact_solve(pb, exact_workspace_bind(buffer, pb.S, pb.D), probs);
+  LpResult result;
+  result.status = to_status(info.code);
+  result.max_load = info.max_load;
+  result.iterations = info.rounds;
+  result.lower_bound = info.bound;
+  return result;
+}
+
+}  // namespace detail
 
 const char* solver_name(SolverKind kind) {
   switch (kind) {
@@ -107,8 +105,7 @@ const char* solver_name(SolverKind kind) {
 SolverKind parse_solver(std::string_view name) {
   if (name == "exact") return SolverKind::kExact;
   if (name == "ipm") return SolverKind::kIpm;
-  throw InvalidArgument("solver: unknown solver '" + std::string(name) +
-                        "' (expected 'exact' or 'ipm')");
+  throw_arg("solver", "unknown solver '" + std::string(name) + "' (expected 'exact' or 'ipm')");
 }
 
 LpResult solve_group(const Topology& topology, SolverKind kind, const double* fixed,

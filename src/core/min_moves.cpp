@@ -1,4 +1,4 @@
-// The secondary objective (lplb/cost_model.hpp): among splits that keep every
+// The secondary objective (lplb/lp_objective.hpp): among splits that keep every
 // rank within its cap, move the fewest tokens across nodes, then the fewest
 // in all. Exact min-cost flow by successive shortest paths.
 //
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/lp_common.hpp"
-#include "lplb/cost_model.hpp"
+#include "lplb/lp_objective.hpp"
 #include "lplb/errors.hpp"
 
 namespace lplb {

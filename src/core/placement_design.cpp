@@ -7,19 +7,12 @@
 #include <string>
 
 #include "common/placement_lp.hpp"
+#include "core/input_checks.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/placement_design.hpp"
 
 namespace lplb {
 namespace {
-
-void check_values(std::span<const double> v, const char* arg) {
-  for (size_t k = 0; k < v.size(); ++k)
-    if (!std::isfinite(v[k]) || !(v[k] >= 0))
-      check_arg(false, arg,
-                "entry " + std::to_string(k) + " = " + std::to_string(v[k]) +
-                    " is negative or not finite");
-}
 
 // EPLB's replication rule: each extra copy goes to the expert with the
 // largest predicted load per copy (lowest id on ties), at most `cap` each.
@@ -404,11 +397,11 @@ PlacementDesign design_placement(std::span<const double> predicted,
                 " copies cannot fill " + std::to_string(P_node * n_local) + " slots" +
                 (N > 1 ? " per node" : ""));
   check_arg(options.search_moves >= 0, "search_moves", "must be >= 0");
-  check_values(predicted, "predicted");
+  detail::check_entries(predicted, "predicted", detail::Bound::kNonNegative);
   check_arg(deviation.empty() || deviation.size() == predicted.size(), "deviation",
             "expected " + std::to_string(E) + " entries (or none), got " +
                 std::to_string(deviation.size()));
-  check_values(deviation, "deviation");
+  detail::check_entries(deviation, "deviation", detail::Bound::kNonNegative);
   check_arg(std::isfinite(options.count_deviations) && options.count_deviations >= 0,
             "count_deviations", "must be finite and >= 0");
   check_arg(std::isfinite(options.pack_deviations) && options.pack_deviations >= 0,
@@ -416,7 +409,7 @@ PlacementDesign design_placement(std::span<const double> predicted,
   check_arg(samples.size() % E == 0, "samples",
             "length " + std::to_string(samples.size()) + " is not a multiple of E = " +
                 std::to_string(E));
-  check_values(samples, "samples");
+  detail::check_entries(samples, "samples", detail::Bound::kNonNegative);
 
   PlacementDesign out;
   // Risk-adjusted loads: mean + k * deviation, one k for counts, one for packing.

@@ -9,6 +9,7 @@
 
 #include "common/placement_lp.hpp"
 #include "common/placement_split.hpp"
+#include "core/input_checks.hpp"
 #include "core/placement_layout.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/errors.hpp"
@@ -17,35 +18,11 @@
 namespace lplb {
 namespace {
 
-constexpr int64_t kMaxIdsPerCall = int64_t{1} << 31;  // keeps the split's products in int64
-constexpr double kMaxExactTotal = 9007199254740992.0;  // 2^53: sums stay exact
-
-void check_workload(std::span<const double> w, int64_t E, const char* arg) {
-  check_arg(static_cast<int64_t>(w.size()) == E, arg,
-            "expected " + std::to_string(E) + " entries (one per logical expert), got " +
-                std::to_string(w.size()));
-  double total = 0;
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (!std::isfinite(w[e]) || !(w[e] >= 0)) {  // messages are built only on failure
-      check_arg(std::isfinite(w[e]), arg,
-                "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
-      check_arg(false, arg,
-                "entry " + std::to_string(e) + " is negative (" + std::to_string(w[e]) + ")");
-    }
-    total += w[e];
-  }
-  check_arg(total <= kMaxExactTotal, arg, "total exceeds 2^53 and cannot be summed exactly");
-}
+using detail::check_workload;
 
 void check_shares(std::span<const double> shares, int64_t n) {
-  check_arg(static_cast<int64_t>(shares.size()) == n, "shares",
-            "expected " + std::to_string(n) + " entries (one per physical slot), got " +
-                std::to_string(shares.size()));
-  for (size_t s = 0; s < shares.size(); ++s)
-    if (!std::isfinite(shares[s]) || !(shares[s] >= 0))
-      check_arg(false, "shares",
-                "entry " + std::to_string(s) + " = " + std::to_string(shares[s]) +
-                    " is negative or not finite");
+  detail::check_length(shares.size(), n, "shares", "physical slot");
+  detail::check_entries(shares, "shares", detail::Bound::kNonNegative);
 }
 
 }  // namespace
@@ -109,18 +86,7 @@ std::vector<double> PlacementPlanner::even_shares() const {
 
 template <typename Id>
 std::vector<int64_t> PlacementPlanner::count_impl(std::span<const Id> ids) const {
-  const int64_t E = num_experts_;
-  std::vector<int64_t> counts(E, 0);
-  for (size_t k = 0; k < ids.size(); ++k) {
-    const Id e = ids[k];
-    if (e >= 0 && e < E) {
-      ++counts[e];
-    } else if (e != -1) {
-      throw InvalidArgument("ids: entry " + std::to_string(k) + " = " + std::to_string(e) +
-                            " is outside [-1, " + std::to_string(E) + ")");
-    }
-  }
-  return counts;
+  return detail::count_ids(ids, num_experts_);
 }
 
 std::vector<int64_t> PlacementPlanner::count(std::span<const int32_t> ids) const {
@@ -183,16 +149,8 @@ PlacementSolveOutput PlacementPlanner::solve(std::span<const double> workload) c
 }
 
 PlacementSolveOutput PlacementPlanner::solve(std::span<const int64_t> workload) const {
-  check_arg(static_cast<int64_t>(workload.size()) == num_experts_, "workload",
-            "expected " + std::to_string(num_experts_) +
-                " entries (one per logical expert), got " + std::to_string(workload.size()));
-  std::vector<double> w(workload.size());
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (workload[e] < 0)
-      check_arg(false, "workload",
-                "entry " + std::to_string(e) + " is negative (" + std::to_string(workload[e]) + ")");
-    w[e] = static_cast<double>(workload[e]);
-  }
+  detail::check_length(workload.size(), num_experts_, "workload", "logical expert");
+  const std::vector<double> w = detail::counts_as_workload(workload, "workload");
   return solve(std::span<const double>(w));
 }
 
@@ -230,8 +188,8 @@ std::vector<int64_t> PlacementPlanner::slot_counts(std::span<const int64_t> coun
   std::vector<double> share(max_count_), rest(max_count_);
   for (int64_t e = 0; e < num_experts_; ++e) {
     if (counts[e] < 0)
-      check_arg(false, "counts",
-                "entry " + std::to_string(e) + " is negative (" + std::to_string(counts[e]) + ")");
+      throw_arg("counts", "entry " + std::to_string(e) + " is negative (" +
+                              std::to_string(counts[e]) + ")");
     const int32_t first = slot_offset_[e], k = slot_offset_[e + 1] - first;
     for (int32_t j = 0; j < k; ++j) share[j] = shares[slots_[first + j]];
     detail::split_counts(share.data(), k, counts[e], &per_replica[first], rest.data());
@@ -243,10 +201,8 @@ std::vector<int64_t> PlacementPlanner::slot_counts(std::span<const int64_t> coun
 template <typename Id>
 void PlacementPlanner::map_impl(std::span<const Id> ids, std::span<const double> shares,
                                 std::span<Id> out) const {
-  check_arg(out.size() == ids.size(), "out",
-            "expected " + std::to_string(ids.size()) + " entries, got " +
-                std::to_string(out.size()));
-  check_arg(static_cast<int64_t>(ids.size()) < kMaxIdsPerCall, "ids",
+  detail::check_length(out.size(), static_cast<int64_t>(ids.size()), "out", nullptr);
+  check_arg(static_cast<int64_t>(ids.size()) < detail::kMaxIdsPerCall, "ids",
             "at most 2^31 - 1 ids per call");
   check_shares(shares, num_physical());
   const std::vector<int64_t> totals = count_impl(ids);  // validates ids

@@ -8,7 +8,8 @@
 
 #include "common/lp_common.hpp"
 #include "common/split.hpp"
-#include "core/objective.hpp"
+#include "core/input_checks.hpp"
+#include "core/planner_objective.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
@@ -18,24 +19,8 @@ namespace {
 
 constexpr int64_t kMaxExperts = int64_t{1} << 20;
 constexpr int64_t kMaxRanks = int64_t{1} << 16;
-constexpr int64_t kMaxIdsPerCall = int64_t{1} << 31;  // keeps the split's products in int64
-// Largest total workload whose sums stay exact in double.
-constexpr double kMaxExactTotal = 9007199254740992.0;  // 2^53
 
-void check_workload(std::span<const double> w, int64_t E, const char* arg) {
-  check_arg(static_cast<int64_t>(w.size()) == E, arg,
-            "expected " + std::to_string(E) + " entries (one per logical expert), got " +
-                std::to_string(w.size()));
-  double total = 0;
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (!std::isfinite(w[e]))
-      throw_arg(arg, "entry " + std::to_string(e) + " is not finite (" + std::to_string(w[e]) + ")");
-    if (w[e] < 0)
-      throw_arg(arg, "entry " + std::to_string(e) + " is negative (" + std::to_string(w[e]) + ")");
-    total += w[e];
-  }
-  check_arg(total <= kMaxExactTotal, arg, "total exceeds 2^53 and cannot be summed exactly");
-}
+using detail::check_workload;
 
 }  // namespace
 
@@ -162,24 +147,12 @@ const Mapping& Planner::set_mapping(std::span<const int32_t> phy2log) {
   return mapping_;
 }
 
-template <typename Id>
-std::vector<int64_t> Planner::count_impl(std::span<const Id> ids) const {
-  const int64_t E = options_.num_experts;
-  std::vector<int64_t> counts(E, 0);
-  for (size_t k = 0; k < ids.size(); ++k) {
-    const Id e = ids[k];
-    if (e >= 0 && e < E) {
-      ++counts[e];
-    } else if (e != -1) {
-      throw InvalidArgument("ids: entry " + std::to_string(k) + " = " + std::to_string(e) +
-                            " is outside [-1, " + std::to_string(E) + ")");
-    }
-  }
-  return counts;
+std::vector<int64_t> Planner::count(std::span<const int32_t> ids) const {
+  return detail::count_ids(ids, options_.num_experts);
 }
-
-std::vector<int64_t> Planner::count(std::span<const int32_t> ids) const { return count_impl(ids); }
-std::vector<int64_t> Planner::count(std::span<const int64_t> ids) const { return count_impl(ids); }
+std::vector<int64_t> Planner::count(std::span<const int64_t> ids) const {
+  return detail::count_ids(ids, options_.num_experts);
+}
 
 void Planner::split_workload(std::span<const double> workload, std::vector<double>& fixed,
                              std::vector<double>& block) const {
@@ -212,7 +185,7 @@ SolveOutput Planner::solve(std::span<const double> workload) const {
 
   // The reference IPM normalises by the batch's largest per-expert count.
   const double ipm_scale = *std::max_element(workload.begin(), workload.end());
-  // Issue 11: a non-default objective (time, min_moves) goes through objective.cpp.
+  // A non-default objective (time, min_moves) goes through planner_objective.cpp.
   const Objective& objective = options_.objective;
   const bool plain = objective.kind == ObjectiveKind::kTokens && !objective.min_moves;
   const std::vector<int64_t> active = objective.kind == ObjectiveKind::kTime
@@ -240,11 +213,7 @@ SolveOutput Planner::solve(std::span<const double> workload) const {
 }
 
 SolveOutput Planner::solve(std::span<const int64_t> workload) const {
-  std::vector<double> w(workload.size());
-  for (size_t e = 0; e < w.size(); ++e) {
-    if (workload[e] < 0) throw_arg("workload", "entry " + std::to_string(e) + " is negative");
-    w[e] = static_cast<double>(workload[e]);
-  }
+  const std::vector<double> w = detail::counts_as_workload(workload, "workload");
   return solve(std::span<const double>(w));
 }
 
@@ -259,8 +228,7 @@ std::vector<double> Planner::rank_loads(std::span<const double> workload,
       load[r] = fixed[r] + std::accumulate(&block[r * D], &block[r * D] + D, 0.0);
     return load;
   }
-  check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
-            "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
+  detail::check_length(probs.size(), num_probs(), "probs", nullptr);
   for (int64_t g = 0; g < num_groups(); ++g)
     group_loads(topology_, &fixed[g * S], &block[g * S * D], &probs[g * S * D], &load[g * S]);
   return load;
@@ -269,15 +237,13 @@ std::vector<double> Planner::rank_loads(std::span<const double> workload,
 template <typename Id>
 void Planner::map_impl(std::span<const Id> ids, std::span<const double> probs,
                        std::span<Id> out) const {
-  check_arg(out.size() == ids.size(), "out",
-            "expected " + std::to_string(ids.size()) + " entries, got " + std::to_string(out.size()));
-  check_arg(static_cast<int64_t>(ids.size()) < kMaxIdsPerCall, "ids",
+  detail::check_length(out.size(), static_cast<int64_t>(ids.size()), "out", nullptr);
+  check_arg(static_cast<int64_t>(ids.size()) < detail::kMaxIdsPerCall, "ids",
             "at most 2^31 - 1 ids per call");
-  check_arg(static_cast<int64_t>(probs.size()) == num_probs(), "probs",
-            "expected " + std::to_string(num_probs()) + " entries, got " + std::to_string(probs.size()));
+  detail::check_length(probs.size(), num_probs(), "probs", nullptr);
   for (size_t k = 0; k < probs.size(); ++k)
     if (std::isnan(probs[k])) throw_arg("probs", "entry " + std::to_string(k) + " is NaN");
-  const std::vector<int64_t> totals = count_impl(ids);  // validates ids
+  const std::vector<int64_t> totals = detail::count_ids(ids, options_.num_experts);  // validates ids
   const int64_t E = options_.num_experts;
   std::vector<int64_t> kept(E), seen(E, 0);
   for (int64_t e = 0; e < E; ++e)
@@ -305,7 +271,7 @@ void Planner::map(std::span<const int64_t> ids, std::span<const double> probs,
 
 template <typename Id>
 SolveOutput Planner::run_impl(std::span<const Id> ids, std::span<Id> out, Communicator* comm) const {
-  std::vector<int64_t> counts = count_impl(ids);
+  std::vector<int64_t> counts = detail::count_ids(ids, options_.num_experts);
   if (comm != nullptr) comm->all_reduce_sum(counts);
   SolveOutput plan = solve(std::span<const int64_t>(counts));
   map_impl(ids, std::span<const double>(plan.probs), out);

@@ -121,8 +121,8 @@ Topology Topology::named(std::string_view spec) {
       }
     return Topology(M * N, 2, std::move(r2o), "torus:" + std::string(dims));
   }
-  throw InvalidArgument("topology: unknown name '" + std::string(spec) +
-                        "' (expected cube, hypercube, ring, ring:S, torus:MxN or a JSON file)");
+  throw_arg("topology", "unknown name '" + std::string(spec) +
+                            "' (expected cube, hypercube, ring, ring:S, torus:MxN or a JSON file)");
 }
 
 Topology Topology::from_json_text(std::string_view text, const char* what) {
@@ -133,7 +133,7 @@ Topology Topology::from_json_text(std::string_view text, const char* what) {
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
-    throw InvalidArgument(std::string(what) + ": JSON parse error: " + e.what());
+    throw_arg(what, std::string("JSON parse error: ") + e.what());
   }
   if (j.is_object()) {
     check_arg(j.contains("r2o"), what, "JSON object has no \"r2o\" key");

@@ -18,7 +18,7 @@ constexpr int kMapSharedBytes = 160 * 1024;  // fits sm_80 (163 KB) and later
 
 // The device error word and where the first problem was seen.
 struct ErrorState {
-  int32_t bits;       // ErrorBit mask (planner_cuda.hpp)
+  int32_t bits;       // ErrorBit mask (lplb/cuda/planner_cuda.hpp)
   int32_t unused;
   // (index << 32) | uint32(clamped id value) of the invalid id with the
   // smallest index; ~0 when none.
@@ -53,6 +53,17 @@ struct MapTables {
   int32_t num_experts;        // E
   const int32_t* log2phy;     // [E][2]: original slot, copy slot or -1
   const int32_t* prob_index;  // [E]: index into probs of e's block, or -1
+  // Split with each prob rounded to float32 first (the probs the Python
+  // layer's solve_probs returns), so run() equals solve_probs + map.
+  int32_t float32_probs;
+};
+
+// A device workload array of any supported element type (one kernel serves
+// them all: the loads convert to double).
+enum class WorkloadType : int32_t { kInt32, kInt64, kFloat32, kFloat64 };
+struct WorkloadRef {
+  const void* data;  // [num_layers][E]
+  WorkloadType type;
 };
 
 // Per-tile counts and the results of count(). The count kernel writes each
@@ -80,6 +91,13 @@ struct SolveParams {
   ErrorState* error;
   unsigned char* ipm_workspace;  // [num_layers*G][ipm_stride] when not in shared memory
   int64_t ipm_stride;
+  // Optional extra outputs of a one-layer launch (null: none).
+  float* probs_f32;     // [P*D]: probs rounded to float32
+  float* workload_f32;  // [E]: the workload as float32
+  // The reference's avail counter: += 1 per group solved to a feasible point
+  // (int32 or int64 by counter_int64).
+  void* counter;
+  int32_t counter_int64;
 };
 
 }  // namespace lplb::cuda::detail

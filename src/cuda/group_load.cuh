@@ -11,6 +11,7 @@
 #include "common/lp_common.hpp"
 #include "cuda/device_types.cuh"
 #include "cuda/id_access.cuh"
+#include "lplb/cuda/planner_cuda.hpp"
 
 namespace lplb::cuda::detail {
 
@@ -29,6 +30,8 @@ struct GroupShared {
   unsigned long long scale_bits;
 };
 
+// One typed workload entry as double; ok = finite and >= 0 (the placement
+// solve reads typed arrays).
 __device__ __forceinline__ double load_value(int64_t v, bool& ok) {
   ok = v >= 0;
   return static_cast<double>(v);
@@ -38,9 +41,35 @@ __device__ __forceinline__ double load_value(double v, bool& ok) {
   return v;
 }
 
+// Entry i of a workload as double; ok = finite and >= 0.
+__device__ __forceinline__ double load_value(const WorkloadRef& w, int64_t i, bool& ok) {
+  double v;
+  switch (w.type) {
+    case WorkloadType::kInt32: {
+      const int32_t x = static_cast<const int32_t*>(w.data)[i];
+      ok = x >= 0;
+      return static_cast<double>(x);
+    }
+    case WorkloadType::kInt64: {
+      const int64_t x = static_cast<const int64_t*>(w.data)[i];
+      ok = x >= 0;
+      return static_cast<double>(x);
+    }
+    case WorkloadType::kFloat32: v = static_cast<const float*>(w.data)[i]; break;
+    default: v = static_cast<const double*>(w.data)[i]; break;
+  }
+  ok = v >= 0.0 && lplb::detail::is_finite(v);
+  return v;
+}
+
+// The workload of one layer.
+__device__ __forceinline__ WorkloadRef layer_of(const WorkloadRef& w, int layer, int E) {
+  const int64_t size = w.type == WorkloadType::kInt32 || w.type == WorkloadType::kFloat32 ? 4 : 8;
+  return {static_cast<const unsigned char*>(w.data) + int64_t{layer} * E * size, w.type};
+}
+
 // All threads of the block; ends with a barrier.
-template <typename W>
-__device__ void load_group(const SolveParams& p, const W* __restrict__ w, int g, GroupShared& sh,
+__device__ void load_group(const SolveParams& p, const WorkloadRef& w, int g, GroupShared& sh,
                            bool need_scale = false) {
   const int S = p.S, D = p.D, SD = S * D;
   if (threadIdx.x == 0) {
@@ -59,7 +88,7 @@ __device__ void load_group(const SolveParams& p, const W* __restrict__ w, int g,
     for (int l = d; l < p.replicated; l += D) {
       const int32_t e = slots[l];
       bool ok;
-      const double v = load_value(w[e], ok);
+      const double v = load_value(w, e, ok);
       if (!ok) atomicMin(&sh.bad, e);
       sum += v;
     }
@@ -71,7 +100,7 @@ __device__ void load_group(const SolveParams& p, const W* __restrict__ w, int g,
     for (int l = p.replicated; l < p.n_local_logical; ++l) {
       const int32_t e = slots[l];
       bool ok;
-      const double v = load_value(w[e], ok);
+      const double v = load_value(w, e, ok);
       if (!ok) atomicMin(&sh.bad, e);
       sum += v;
     }
@@ -81,12 +110,40 @@ __device__ void load_group(const SolveParams& p, const W* __restrict__ w, int g,
     double m = 0.0;
     for (int e = threadIdx.x; e < p.E; e += blockDim.x) {
       bool ok;
-      const double v = load_value(w[e], ok);
+      const double v = load_value(w, e, ok);
       if (ok && v > m) m = v;
     }
     atomicMax(&sh.scale_bits, static_cast<unsigned long long>(__double_as_longlong(m)));
   }
   __syncthreads();
+}
+
+// The end of every solve kernel: thread 0 stores the group's result and
+// counts a feasible group; every thread writes its share of the probs (and
+// of the optional float32 copies of the probs and, in layer 0, of the
+// workload). Call with sh_probs final and visible to the whole block.
+__device__ __forceinline__ void write_group(const SolveParams& p, const WorkloadRef& w, int layer,
+                                            int g, const double* sh_probs, const GroupResult& r) {
+  if (threadIdx.x == 0) {
+    if (p.results != nullptr) static_cast<GroupResult*>(p.results)[blockIdx.x] = r;
+    if (p.counter != nullptr && r.code != static_cast<int32_t>(lplb::detail::LpCode::kIpmFallback)) {
+      if (p.counter_int64)
+        atomicAdd(static_cast<unsigned long long*>(p.counter), 1ull);
+      else
+        atomicAdd(static_cast<int*>(p.counter), 1);
+    }
+  }
+  const int SD = p.S * p.D;
+  const int64_t base = (int64_t{layer} * p.G + g) * SD;
+  for (int k = threadIdx.x; k < SD; k += blockDim.x) {
+    p.probs[base + k] = sh_probs[k];
+    if (p.probs_f32 != nullptr) p.probs_f32[base + k] = static_cast<float>(sh_probs[k]);
+  }
+  if (p.workload_f32 != nullptr && layer == 0)
+    for (int e = g * blockDim.x + threadIdx.x; e < p.E; e += p.G * blockDim.x) {
+      bool ok;
+      p.workload_f32[e] = static_cast<float>(load_value(w, e, ok));
+    }
 }
 
 // Records a bad workload entry (layer, expert) in the error word.

@@ -5,13 +5,15 @@
 #include <stdint.h>
 
 #include "cuda/device_types.cuh"
+#include "lplb/cuda/planner_cuda.hpp"  // ErrorBit: the bits' one definition
 
 namespace lplb::cuda::detail {
 
-// Bit 0 of ErrorState::bits (kErrorBadId in planner_cuda.hpp).
-constexpr int32_t kBadIdBit = 1;
-constexpr int32_t kBadWorkloadBit = 2;
-constexpr int32_t kStaleCountBit = 4;
+// ErrorState::bits as the kernels set them: the host's ErrorBit values, so
+// check_errors() and the kernels cannot disagree.
+constexpr int32_t kBadIdBit = kErrorBadId;
+constexpr int32_t kBadWorkloadBit = kErrorBadWorkload;
+constexpr int32_t kStaleCountBit = kErrorStaleCount;
 
 // [begin, end) of the ids owned by `warp` of tile `tile`.
 struct WarpRange {

@@ -39,11 +39,9 @@ enum class SolveKind { kExact, kExactSerial, kIpm, kIpmBlock };
 
 // All groups of num_layers layers in one launch: workload [num_layers][E],
 // p.probs [num_layers][P*D], p.results [num_layers][G].
-template <typename W>
-void launch_solve_exact(const SolveParams& p, const W* workload, int64_t num_layers,
+void launch_solve_exact(const SolveParams& p, WorkloadRef workload, int64_t num_layers,
                         SolveKind kind, cudaStream_t stream);
-template <typename W>
-void launch_solve_ipm(const SolveParams& p, const W* workload, int64_t num_layers,
+void launch_solve_ipm(const SolveParams& p, WorkloadRef workload, int64_t num_layers,
                       SolveKind kind, cudaStream_t stream);
 
 // Bytes of the global IPM workspace per group (0 when it fits in shared

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/lp_common.hpp"
 #include "cuda/cuda_check.cuh"
+#include "cuda/error_report.cuh"
 #include "cuda/device_types.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/tiling.hpp"
@@ -19,7 +21,9 @@
 namespace lplb::cuda {
 namespace {
 
+using detail::clean_error_state;
 using detail::CountState;
+using detail::DeviceGuard;
 using detail::ErrorState;
 using detail::MapTables;
 using detail::SolveKind;
@@ -28,31 +32,6 @@ using detail::Tiling;
 
 constexpr size_t kAlign = 256;
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-// Makes `device` current for the scope of an API call.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    LPLB_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) LPLB_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() {
-    int now = previous_;
-    if (cudaGetDevice(&now) == cudaSuccess && now != previous_) cudaSetDevice(previous_);
-  }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
-ErrorState clean_error_state() {
-  ErrorState s{};
-  s.first_bad_id = ~0ull;
-  s.first_bad_workload = ~0ull;
-  return s;
-}
 
 }  // namespace
 
@@ -177,7 +156,7 @@ struct CudaPlanner::Impl {
     return p;
   }
 
-  // Validates phy2log (SPEC section 2 layout) and fills the staging block.
+  // Validates phy2log (LPLB's layout, docs/ARCHITECTURE.md) and fills the staging block.
   void stage_mapping(std::span<const int32_t> phy2log) {
     check_arg(static_cast<int64_t>(phy2log.size()) == P * n_loc, "phy2log",
               "expected " + std::to_string(P * n_loc) + " entries (ep_size * n_local), got " +
@@ -237,15 +216,21 @@ struct CudaPlanner::Impl {
     detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
   }
 
-  template <typename W>
-  void solve(const W* workload, int64_t num_layers, double* probs_out, GroupResult* results_out,
-             cudaStream_t stream) {
-    check_arg(workload != nullptr, "workload", "is null");
+  void solve(detail::WorkloadRef workload, int64_t num_layers, double* probs_out,
+             GroupResult* results_out, const SolveExtras* extras, cudaStream_t stream) {
+    check_arg(workload.data != nullptr, "workload", "is null");
     check_arg(num_layers >= 1 && num_layers <= max_layers, "num_layers",
               "must be in [1, max_layers = " + std::to_string(max_layers) + "], got " +
                   std::to_string(num_layers));
     check_arg(probs_out != nullptr, "probs", "is null");
-    const SolveParams p = solve_params(probs_out, results_out);
+    SolveParams p = solve_params(probs_out, results_out);
+    if (extras != nullptr) {
+      check_arg(num_layers == 1, "num_layers", "extra solve outputs need a single layer");
+      p.probs_f32 = extras->probs_f32;
+      p.workload_f32 = extras->workload_f32;
+      p.counter = extras->counter.data;
+      p.counter_int64 = extras->counter.is_int64 ? 1 : 0;
+    }
     if (solver == SolverKind::kExact)
       detail::launch_solve_exact(p, workload, num_layers,
                                  exact_single_thread ? SolveKind::kExactSerial : SolveKind::kExact,
@@ -253,16 +238,35 @@ struct CudaPlanner::Impl {
     else
       detail::launch_solve_ipm(p, workload, num_layers, ipm_kind(), stream);
   }
+  template <typename W>
+  void solve(const W* workload, int64_t num_layers, double* probs_out, GroupResult* results_out,
+             cudaStream_t stream) {
+    solve(detail::WorkloadRef{workload, std::is_same_v<W, double> ? detail::WorkloadType::kFloat64
+                                                                   : detail::WorkloadType::kInt64},
+          num_layers, probs_out, results_out, nullptr, stream);
+  }
 
   template <typename Id>
-  void map(const Id* ids, int64_t n, Id* out, const double* probs_in, cudaStream_t stream) {
+  void run(const Id* ids, int64_t n, Id* out, const RunExtras* extras, cudaStream_t stream) {
+    count(ids, n, stream);
+    SolveExtras se;
+    if (extras != nullptr) se.counter = extras->counter;
+    solve(detail::WorkloadRef{counts, detail::WorkloadType::kInt64}, 1, probs, results,
+          extras != nullptr ? &se : nullptr, stream);
+    map(ids, n, out, nullptr, stream, extras != nullptr && extras->float32_probs);
+  }
+
+  template <typename Id>
+  void map(const Id* ids, int64_t n, Id* out, const double* probs_in, cudaStream_t stream,
+           bool float32_probs = false) {
     check_arg(n >= 0 && n <= max_ids, "n",
               "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
     check_arg((ids != nullptr && out != nullptr) || n == 0, "ids", "ids and out must not be null");
     check_arg(static_cast<const void*>(ids) != static_cast<const void*>(out) || n == 0, "out",
               "must not alias ids");
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
-    const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev()};
+    const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev(),
+                           float32_probs ? 1 : 0};
     detail::launch_map(ids, out, t, tables, probs_in != nullptr ? probs_in : probs, count_state(),
                        error, stream,
                        ballot_match ? detail::MatchKind::kBallot : detail::MatchKind::kMatchAny);
@@ -414,15 +418,30 @@ void CudaPlanner::map(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t 
 
 void CudaPlanner::run(const int32_t* ids, int64_t n, int32_t* out, cudaStream_t stream) {
   DeviceGuard guard(impl_->device);
-  impl_->count(ids, n, stream);
-  impl_->solve(impl_->counts, 1, impl_->probs, impl_->results, stream);
-  impl_->map(ids, n, out, nullptr, stream);
+  impl_->run(ids, n, out, nullptr, stream);
 }
 void CudaPlanner::run(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t stream) {
   DeviceGuard guard(impl_->device);
-  impl_->count(ids, n, stream);
-  impl_->solve(impl_->counts, 1, impl_->probs, impl_->results, stream);
-  impl_->map(ids, n, out, nullptr, stream);
+  impl_->run(ids, n, out, nullptr, stream);
+}
+void CudaPlanner::run(const int32_t* ids, int64_t n, int32_t* out, const RunExtras& extras,
+                      cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->run(ids, n, out, &extras, stream);
+}
+void CudaPlanner::run(const int64_t* ids, int64_t n, int64_t* out, const RunExtras& extras,
+                      cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  impl_->run(ids, n, out, &extras, stream);
+}
+
+void CudaPlanner::solve(const void* workload, DeviceDtype dtype, const SolveExtras& extras,
+                        cudaStream_t stream) {
+  DeviceGuard guard(impl_->device);
+  check_arg(dtype >= DeviceDtype::kInt32 && dtype <= DeviceDtype::kFloat64, "dtype",
+            "unknown workload element type");
+  impl_->solve(detail::WorkloadRef{workload, static_cast<detail::WorkloadType>(dtype)}, 1,
+               impl_->probs, impl_->results, &extras, stream);
 }
 
 const int64_t* CudaPlanner::counts() const { return impl_->counts; }
@@ -433,31 +452,7 @@ int32_t* CudaPlanner::error_word() { return &impl_->error->bits; }
 
 void CudaPlanner::check_errors(cudaStream_t stream) {
   DeviceGuard guard(impl_->device);
-  LPLB_CUDA_CHECK(cudaStreamSynchronize(stream));
-  ErrorState s{};
-  LPLB_CUDA_CHECK(cudaMemcpy(&s, impl_->error, sizeof(s), cudaMemcpyDeviceToHost));
-  if (s.bits == 0) return;
-  const ErrorState clean = clean_error_state();
-  LPLB_CUDA_CHECK(cudaMemcpy(impl_->error, &clean, sizeof(clean), cudaMemcpyHostToDevice));
-  const std::string E = std::to_string(impl_->E);
-  if (s.bits & kErrorBadId) {
-    const int64_t index = static_cast<int64_t>(s.first_bad_id >> 32);
-    const int32_t value = static_cast<int32_t>(static_cast<uint32_t>(s.first_bad_id & 0xffffffffu));
-    std::string shown = std::to_string(value);
-    if (value == INT32_MAX) shown = ">= " + shown;
-    if (value == INT32_MIN) shown = "<= " + shown;
-    throw InvalidArgument("ids: entry " + std::to_string(index) + " = " + shown +
-                          " is outside [-1, " + E + ")");
-  }
-  if (s.bits & kErrorBadWorkload) {
-    const uint64_t at = s.first_bad_workload;
-    const uint64_t layer = at / static_cast<uint64_t>(impl_->E), e = at % impl_->E;
-    throw InvalidArgument("workload: entry " + std::to_string(e) +
-                          (layer > 0 ? " of layer " + std::to_string(layer) : std::string()) +
-                          " is negative or not finite");
-  }
-  throw InvalidArgument(
-      "ids: map() was not preceded by a count() of the same number of ids on this stream");
+  detail::raise_device_errors(impl_->error, impl_->E, stream);
 }
 
 }  // namespace lplb::cuda

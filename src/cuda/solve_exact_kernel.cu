@@ -21,15 +21,16 @@ constexpr int kExactThreads = 32;
 
 // kH = 0: the serial solver; else the warp solver for kH ranks per lane and
 // kD slots (p.D == kD).
-template <typename W, int kH, int kD>
+template <int kH, int kD>
 __global__ void __launch_bounds__(kExactThreads)
-    solve_exact_kernel(SolveParams p, const W* __restrict__ workload) {
+    solve_exact_kernel(SolveParams p, WorkloadRef workload) {
   constexpr bool kSerial = kH == 0;
   __shared__ GroupShared sh;
   __shared__ __align__(16) unsigned char ws_buf[kSerial ? lplb::detail::kExactWorkspaceMaxBytes : 8];
   const int layer = blockIdx.x / p.G, g = blockIdx.x % p.G;
   const int S = p.S, D = p.D, SD = S * D;
-  load_group(p, workload + int64_t{layer} * p.E, g, sh);
+  const WorkloadRef w = layer_of(workload, layer, p.E);
+  load_group(p, w, g, sh);
 
   GroupResult r{};
   if (sh.bad != INT_MAX) {
@@ -48,42 +49,34 @@ __global__ void __launch_bounds__(kExactThreads)
         warp_exact_solve<(kH > 0 ? kH : 1), kD>(S, sh.r2o, sh.o2r, sh.fixed, sh.block, sh.probs);
     r = GroupResult{w.max_load, w.bound, w.code, w.rounds, w.pulses, w.relabels};
   }
-  if (threadIdx.x == 0 && p.results != nullptr) static_cast<GroupResult*>(p.results)[blockIdx.x] = r;
   __syncthreads();
-  double* out = p.probs + (int64_t{layer} * p.G + g) * SD;
-  for (int k = threadIdx.x; k < SD; k += blockDim.x) out[k] = sh.probs[k];
+  write_group(p, w, layer, g, sh.probs, r);
 }
 
-template <typename W, int kH>
-void launch_warp(const SolveParams& p, const W* workload, unsigned blocks, cudaStream_t stream) {
+template <int kH>
+void launch_warp(const SolveParams& p, WorkloadRef workload, unsigned blocks, cudaStream_t stream) {
   switch (p.D) {
-    case 1: solve_exact_kernel<W, kH, 1><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
-    case 2: solve_exact_kernel<W, kH, 2><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
-    case 3: solve_exact_kernel<W, kH, 3><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
-    default: solve_exact_kernel<W, kH, 4><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
+    case 1: solve_exact_kernel<kH, 1><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
+    case 2: solve_exact_kernel<kH, 2><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
+    case 3: solve_exact_kernel<kH, 3><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
+    default: solve_exact_kernel<kH, 4><<<blocks, kExactThreads, 0, stream>>>(p, workload); break;
   }
 }
 
 }  // namespace
 
-template <typename W>
-void launch_solve_exact(const SolveParams& p, const W* workload, int64_t num_layers,
+void launch_solve_exact(const SolveParams& p, WorkloadRef workload, int64_t num_layers,
                         SolveKind kind, cudaStream_t stream) {
   const int64_t blocks = num_layers * p.G;
   if (blocks == 0) return;
   const unsigned grid = static_cast<unsigned>(blocks);
   if (kind == SolveKind::kExactSerial)
-    solve_exact_kernel<W, 0, 1><<<grid, kExactThreads, 0, stream>>>(p, workload);
+    solve_exact_kernel<0, 1><<<grid, kExactThreads, 0, stream>>>(p, workload);
   else if (p.S <= 32)
-    launch_warp<W, 1>(p, workload, grid, stream);
+    launch_warp<1>(p, workload, grid, stream);
   else
-    launch_warp<W, 2>(p, workload, grid, stream);
+    launch_warp<2>(p, workload, grid, stream);
   LPLB_CUDA_CHECK_LAUNCH();
 }
-
-template void launch_solve_exact<int64_t>(const SolveParams&, const int64_t*, int64_t, SolveKind,
-                                          cudaStream_t);
-template void launch_solve_exact<double>(const SolveParams&, const double*, int64_t, SolveKind,
-                                         cudaStream_t);
 
 }  // namespace lplb::cuda::detail

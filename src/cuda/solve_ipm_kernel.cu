@@ -66,13 +66,10 @@ __device__ double group_scale(const GroupShared& sh) {
   return __longlong_as_double(static_cast<long long>(sh.scale_bits));
 }
 
-__device__ void write_out(const SolveParams& p, int layer, int g, const GroupShared& sh,
-                          const GroupResult& r) {
-  if (threadIdx.x == 0 && p.results != nullptr)
-    static_cast<GroupResult*>(p.results)[blockIdx.x] = r;
-  const int SD = p.S * p.D;
-  double* out = p.probs + (int64_t{layer} * p.G + g) * SD;
-  for (int k = threadIdx.x; k < SD; k += blockDim.x) out[k] = sh.probs[k];
+// Thread 0's r is the one stored (write_group).
+__device__ void write_out(const SolveParams& p, const WorkloadRef& w, int layer, int g,
+                          const GroupShared& sh, const GroupResult& r) {
+  write_group(p, w, layer, g, sh.probs, r);
 }
 
 __device__ GroupResult result_of(const SolveParams& p, const GroupShared& sh, ld::LpCode code) {
@@ -93,15 +90,15 @@ __device__ bool handle_bad(const SolveParams& p, int layer, GroupShared& sh) {
   return true;
 }
 
-template <typename W>
 __global__ void __launch_bounds__(kIpmThreads)
-    solve_ipm_kernel(SolveParams p, const W* __restrict__ workload) {
+    solve_ipm_kernel(SolveParams p, WorkloadRef workload) {
   __shared__ GroupShared sh;
   __shared__ float w_scratch[kMaxSD], f_scratch[ld::kMaxGroupSize];
   extern __shared__ __align__(16) unsigned char dyn[];
   const int layer = blockIdx.x / p.G, g = blockIdx.x % p.G;
   const int S = p.S, D = p.D;
-  load_group(p, workload + int64_t{layer} * p.E, g, sh, true);
+  const WorkloadRef w = layer_of(workload, layer, p.E);
+  load_group(p, w, g, sh, true);
   __shared__ GroupResult result;
   if (handle_bad(p, layer, sh)) {
     if (threadIdx.x == 0) result = GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0};
@@ -112,7 +109,7 @@ __global__ void __launch_bounds__(kIpmThreads)
     result = result_of(p, sh, info.code);
   }
   __syncthreads();
-  write_out(p, layer, g, sh, result);
+  write_out(p, w, layer, g, sh, result);
 }
 
 // ---- block-parallel variant ------------------------------------------------
@@ -156,9 +153,8 @@ __device__ void block_cholesky_solve(int NC, const ld::IpmWorkspace& ws) {
   __syncthreads();
 }
 
-template <typename W>
 __global__ void __launch_bounds__(kIpmBlockThreads)
-    solve_ipm_block_kernel(SolveParams p, const W* __restrict__ workload) {
+    solve_ipm_block_kernel(SolveParams p, WorkloadRef workload) {
   __shared__ GroupShared sh;
   __shared__ float w_scratch[kMaxSD], f_scratch[ld::kMaxGroupSize];
   __shared__ float alpha_shared, d_max_shared;
@@ -167,10 +163,11 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   const int S = p.S, D = p.D, SD = S * D;
   const int NC = ld::ipm_rows(S, D), NV = ld::ipm_cols(S, D), R = ld::ipm_row_nnz(D);
   const int tid = threadIdx.x, nt = blockDim.x;
-  load_group(p, workload + int64_t{layer} * p.E, g, sh, true);
+  const WorkloadRef w = layer_of(workload, layer, p.E);
+  load_group(p, w, g, sh, true);
   if (handle_bad(p, layer, sh)) {
     __syncthreads();
-    write_out(p, layer, g, sh, GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0});
+    write_out(p, w, layer, g, sh, GroupResult{0.0, 0.0, int32_t(ld::LpCode::kTrivial), 0, 0, 0});
     return;
   }
   const double scale = group_scale(sh);
@@ -179,7 +176,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
     __syncthreads();
     GroupResult r{};
     if (tid == 0) r = result_of(p, sh, ld::LpCode::kIpmFallback);
-    write_out(p, layer, g, sh, r);
+    write_out(p, w, layer, g, sh, r);
     return;
   }
   unsigned char* buffer = group_workspace(p, dyn);
@@ -245,19 +242,9 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
       ws.d[j] = ws.x[j] * (ws.c[j] - r);
     }
     __syncthreads();
-    if (tid == 0) {  // the reference's quirky warp max (see lp_ipm.hpp)
-      float lane[32];
-      for (int t = 0; t < 32; ++t) {
-        lane[t] = 0.0f;
-        for (int j = t; j < NV; j += 32) lane[t] = ws.d[j];
-      }
-      for (int offset = 16; offset > 0; offset >>= 1) {
-        float next[32];
-        for (int t = 0; t < 32; ++t) next[t] = ld::ref_fmaxf(lane[t], lane[t ^ offset]);
-        for (int t = 0; t < 32; ++t) lane[t] = next[t];
-      }
-      d_max_shared = lane[0];
-      alpha_shared = static_cast<float>(0.999 / static_cast<double>(lane[0]));
+    if (tid == 0) {  // the reference's quirky warp max (lp_ipm.hpp)
+      d_max_shared = ld::ipm_reference_d_max(ws.d, NV);
+      alpha_shared = ld::ipm_step_alpha(d_max_shared);
     }
     __syncthreads();
     d_max = d_max_shared;
@@ -267,15 +254,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   }
 
   if (tid == 0) {  // convergence test and output, as ld::ipm_iterate
-    float max_residual = 0.0f;
-    for (int i = 0; i < NC; ++i) {
-      float s = 0.0f;
-      for (int k = 0; k < ws.nnz[i]; ++k) s += ws.val[i * R + k] * ws.x[ws.col[i * R + k]];
-      max_residual = ld::ref_fmaxf(max_residual, fabsf(s - ws.b[i]));
-    }
-    bool ok = static_cast<double>(d_max) < 0.1 && 0.0f <= ws.x[NV - 1] &&
-              static_cast<double>(ws.x[NV - 1]) < 1e-4 && static_cast<double>(max_residual) < 0.05;
-    for (int k = 0; ok && k < SD; ++k) ok = ld::is_finite(ws.x[k]);
+    const bool ok = ld::ipm_verdict(S, D, ws, d_max).converged;
     for (int k = 0; k < SD; ++k) sh.probs[k] = ok ? static_cast<double>(ws.x[k]) : 0.5;
     alpha_shared = ok ? 1.0f : 0.0f;
   }
@@ -283,7 +262,7 @@ __global__ void __launch_bounds__(kIpmBlockThreads)
   const ld::LpCode code = alpha_shared == 1.0f ? ld::LpCode::kIpmConverged : ld::LpCode::kIpmFallback;
   GroupResult r{};
   if (tid == 0) r = result_of(p, sh, code);
-  write_out(p, layer, g, sh, r);
+  write_out(p, w, layer, g, sh, r);
 }
 
 size_t shared_bytes(int S, int D, SolveKind kind) {
@@ -294,10 +273,8 @@ size_t shared_bytes(int S, int D, SolveKind kind) {
 }  // namespace
 
 void configure_solve_kernels() {
-  for (auto f : {reinterpret_cast<const void*>(solve_ipm_kernel<int64_t>),
-                 reinterpret_cast<const void*>(solve_ipm_kernel<double>),
-                 reinterpret_cast<const void*>(solve_ipm_block_kernel<int64_t>),
-                 reinterpret_cast<const void*>(solve_ipm_block_kernel<double>)})
+  for (auto f : {reinterpret_cast<const void*>(solve_ipm_kernel),
+                 reinterpret_cast<const void*>(solve_ipm_block_kernel)})
     LPLB_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(kIpmSharedLimit)));
 }
@@ -308,23 +285,17 @@ int64_t ipm_global_stride(int S, int D, SolveKind kind) {
   return static_cast<int64_t>((workspace_bytes(S, D, kind) + 255) / 256 * 256);
 }
 
-template <typename W>
-void launch_solve_ipm(const SolveParams& p, const W* workload, int64_t num_layers, SolveKind kind,
+void launch_solve_ipm(const SolveParams& p, WorkloadRef workload, int64_t num_layers, SolveKind kind,
                       cudaStream_t stream) {
   const int64_t blocks = num_layers * p.G;
   if (blocks == 0) return;
   const size_t smem = shared_bytes(p.S, p.D, kind);
   if (kind == SolveKind::kIpmBlock)
-    solve_ipm_block_kernel<W>
+    solve_ipm_block_kernel
         <<<static_cast<unsigned>(blocks), kIpmBlockThreads, smem, stream>>>(p, workload);
   else
-    solve_ipm_kernel<W><<<static_cast<unsigned>(blocks), kIpmThreads, smem, stream>>>(p, workload);
+    solve_ipm_kernel<<<static_cast<unsigned>(blocks), kIpmThreads, smem, stream>>>(p, workload);
   LPLB_CUDA_CHECK_LAUNCH();
 }
-
-template void launch_solve_ipm<int64_t>(const SolveParams&, const int64_t*, int64_t, SolveKind,
-                                        cudaStream_t);
-template void launch_solve_ipm<double>(const SolveParams&, const double*, int64_t, SolveKind,
-                                       cudaStream_t);
 
 }  // namespace lplb::cuda::detail

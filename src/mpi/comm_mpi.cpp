@@ -1,4 +1,4 @@
-#include "lplb/comm_mpi.hpp"
+#include "lplb/mpi/comm_mpi.hpp"
 
 #include <climits>
 #include <string>

@@ -1,4 +1,4 @@
-// Bad input at the C++ API (SPEC section 8): every case must throw
+// Bad input at the C++ API (docs/RELIABILITY.md): every case must throw
 // lplb::InvalidArgument whose message starts with "<argument>: ". The table
 // is the C++ part of docs/RELIABILITY.md; with LPLB_ERROR_TABLE=1 in the
 // environment the test prints it as Markdown rows (entry | input | message).

@@ -1,4 +1,4 @@
-// Bad input at the CLI (SPEC section 8): every case must exit with status 2,
+// Bad input at the CLI (docs/RELIABILITY.md): every case must exit with status 2,
 // print nothing on stdout, and print one `error: ...` line on stderr that
 // names the argument at fault. The table here is the CLI part of
 // docs/RELIABILITY.md; keep the two in step.

@@ -1,4 +1,4 @@
-// Issue 11: the cost model, the time objective (weighted min-max) and the
+// Modelled time and fewest moves: the cost model, the time objective (weighted min-max) and the
 // min-moves secondary objective, checked for optimality against CLP.
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 
 #include "cost_oracle.hpp"
 #include "lp_oracle.hpp"
-#include "lplb/cost_model.hpp"
+#include "lplb/lp_objective.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/lp.hpp"
 #include "lplb/planner.hpp"
@@ -322,7 +322,7 @@ TEST(MinMoves, TimeObjectiveMatchesLexicographicClp) {
 // ---- Through the Planner ----
 
 // Per-rank fixed and per-block loads of a workload, recomputed from the
-// mapping (SPEC 5.3), and the placement-active expert counts.
+// mapping (lplb/lp.hpp), and the placement-active expert counts.
 struct Split {
   std::vector<double> fixed, block;
   std::vector<int64_t> active;

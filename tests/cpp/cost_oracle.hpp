@@ -1,4 +1,4 @@
-// Independent LP oracles for issue 11's objectives, in COIN-OR CLP (only with
+// Independent LP oracles for the cost model's objectives, in COIN-OR CLP (only with
 // LPLB_HAVE_CLP). Textbook formulations, nothing shared with the solvers:
 //
 // Weighted min-max (the time objective), variables p[S*D] in [0, 1] and z:

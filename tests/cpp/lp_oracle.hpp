@@ -1,4 +1,4 @@
-// An independent LP oracle for the per-group LP (SPEC 5.3): the textbook
+// An independent LP oracle for the per-group LP (lplb/lp.hpp): the textbook
 // formulation handed to COIN-OR CLP's dual simplex. Only with LPLB_HAVE_CLP.
 //
 //   min z  s.t.  for every rank i:

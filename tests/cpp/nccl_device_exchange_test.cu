@@ -1,4 +1,4 @@
-// The device-side workload exchange (issue 12).
+// The device-side workload exchange (lplb/cuda/nccl_device_exchange.hpp).
 //
 // 1. The LSA protocol itself (src/cuda/nccl/exchange_protocol.cuh) with
 //    2-8 ranks simulated on one GPU (one buffer and one stream per "rank"):
@@ -28,7 +28,7 @@
 #include "lplb/planner.hpp"
 #ifdef LPLB_HAVE_NCCL
 #include "lplb/cuda/comm_nccl.hpp"
-#include "lplb/cuda/comm_nccl_device.hpp"
+#include "lplb/cuda/nccl_device_exchange.hpp"
 #include "lplb/cuda/planner_cuda.hpp"
 #endif
 
@@ -198,7 +198,7 @@ TEST(ExchangeProtocol, SimulatedRanksSumExactlyOverManyCalls) {
 // DISABLED: on the H200 (2026-11-29) both simulated ranks time out here (error
 // bit 1 after 2 x 5 s) while every one-rank NCCL test and the unskewed
 // simulation pass; two spinning "ranks" on one GPU with a sleeping stream in
-// between is not a faithful stand-in for two GPUs. The multi-GPU issue runs
+// between is not a faithful stand-in for two GPUs. The multi-GPU run covers
 // the real thing. Run with --gtest_also_run_disabled_tests to investigate.
 TEST(ExchangeProtocol, DISABLED_BackToBackCallsWithSkewStayExact) {
   SKIP_WITHOUT_GPU();

@@ -12,8 +12,10 @@
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/placement.hpp"
+#include "lplb/placement_design.hpp"
 #include "lplb/planner.hpp"
 #include "placement_oracle.hpp"
+#include "placement_random.hpp"
 #include "test_util.hpp"
 
 namespace lplb {
@@ -21,47 +23,9 @@ namespace {
 
 using test::Skew;
 
-// A random placement: P ranks x n_local slots, E experts with 1..max_copies
-// replicas each (duplicates on one rank allowed), slots shuffled.
-struct RandomPlacement {
-  int64_t E = 0, P = 0;
-  std::vector<int32_t> phy2log;
-};
-
-RandomPlacement random_placement(std::mt19937_64& rng, int64_t max_p = 40, int64_t max_local = 12,
-                                 int64_t max_copies = 4) {
-  RandomPlacement rp;
-  rp.P = std::uniform_int_distribution<int64_t>(1, max_p)(rng);
-  const int64_t n_local = std::uniform_int_distribution<int64_t>(1, max_local)(rng);
-  const int64_t n = rp.P * n_local;
-  const int64_t min_e = (n + max_copies - 1) / max_copies;
-  rp.E = std::uniform_int_distribution<int64_t>(min_e, n)(rng);
-  std::vector<int64_t> count(rp.E, 1);
-  int64_t left = n - rp.E;
-  std::uniform_int_distribution<int64_t> pick(0, rp.E - 1);
-  while (left > 0) {
-    const int64_t e = pick(rng);
-    if (count[e] < max_copies) {
-      ++count[e];
-      --left;
-    }
-  }
-  for (int64_t e = 0; e < rp.E; ++e)
-    for (int64_t k = 0; k < count[e]; ++k) rp.phy2log.push_back(static_cast<int32_t>(e));
-  std::shuffle(rp.phy2log.begin(), rp.phy2log.end(), rng);
-  return rp;
-}
-
-std::vector<double> random_workload(int64_t E, std::mt19937_64& rng, bool integral = true) {
-  static constexpr Skew kSkews[] = {Skew::kUniform, Skew::kZipf, Skew::kOneHot, Skew::kSparse,
-                                    Skew::kZero};
-  const Skew skew = kSkews[std::uniform_int_distribution<int>(0, 9)(rng) % 5];
-  const double total = std::pow(10.0, std::uniform_real_distribution<double>(0.0, 6.0)(rng));
-  std::vector<double> w = test::random_loads(E, skew, total, rng);
-  if (!integral)
-    for (double& x : w) x *= std::uniform_real_distribution<double>(0.5, 1.5)(rng);
-  return w;
-}
+using test::random_placement;
+using test::random_workload;
+using test::RandomPlacement;
 
 double total_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
 double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
@@ -124,6 +88,41 @@ TEST(PlacementPlanner, MatchesClpOnEplbPlacementsAtScale) {
     const std::vector<int32_t> p32(r.phy2log.begin(), r.phy2log.end());
     const double oracle = test::placement_lp_oracle(p32, E, P, w);
     EXPECT_LE(std::abs(out.optimum - oracle), 1e-6 * std::max(1.0, oracle)) << trial;
+  }
+#endif
+}
+
+// Decode-style layouts: one or two experts per GPU, more redundant slots per
+// rank than experts per rank (R > E/P), E not a multiple of P (DeepSeek-V3
+// decode: 256 experts on 320 GPUs, one slot each). design_placement builds
+// them and the planner's optimum matches the LP oracle.
+TEST(PlacementPlanner, DecodeStyleLayoutsMatchClp) {
+#ifndef LPLB_HAVE_CLP
+  GTEST_SKIP() << "CLP not found";
+#else
+  struct Shape {
+    int64_t E, P, n_local;
+  };
+  static constexpr Shape kShapes[] = {{256, 320, 1}, {256, 256, 2}, {256, 144, 2},
+                                      {64, 64, 3},   {32, 48, 1},   {16, 8, 5}};
+  std::mt19937_64 rng(320);
+  for (const Shape& sh : kShapes) {
+    for (int trial = 0; trial < 10; ++trial) {
+      const std::vector<double> predicted =
+          test::random_loads(sh.E, trial % 2 ? Skew::kZipf : Skew::kUniform, 1e6, rng);
+      PlacementDesignOptions o;
+      o.slots_per_rank = sh.n_local;
+      const PlacementDesign d = design_placement(predicted, {}, sh.P, {}, o);
+      ASSERT_EQ(static_cast<int64_t>(d.phy2log.size()), sh.P * sh.n_local);
+      const PlacementPlanner planner(std::span<const int32_t>(d.phy2log), sh.E, sh.P);
+      const std::vector<double> w = random_workload(sh.E, rng);
+      const PlacementSolveOutput out = planner.solve(w);
+      check_solution(planner, w, out);
+      const double oracle = test::placement_lp_oracle(d.phy2log, sh.E, sh.P, w);
+      ASSERT_GE(oracle, 0.0);
+      EXPECT_LE(std::abs(out.optimum - oracle), 1e-6 * std::max(1.0, oracle))
+          << "E=" << sh.E << " P=" << sh.P << " n_local=" << sh.n_local << " trial " << trial;
+    }
   }
 #endif
 }

@@ -32,7 +32,7 @@ Planner make(const Case& c, SolverKind solver = SolverKind::kExact) {
   return Planner(Topology::named(c.topology), o);
 }
 
-// Checks the layout rules of SPEC section 2 against `order` (the E logical
+// Checks LPLB's layout rules (docs/ARCHITECTURE.md, Layouts) against `order` (the E logical
 // experts in rank order).
 void expect_layout(const Planner& p) {
   const Mapping& m = p.mapping();

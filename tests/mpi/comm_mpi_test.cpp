@@ -2,7 +2,7 @@
 // runs every test, and every collective is unconditional so that a failing
 // expectation on one rank cannot desynchronise the others. Expected values
 // are recomputed locally: every rank can draw every other rank's inputs.
-#include "lplb/comm_mpi.hpp"
+#include "lplb/mpi/comm_mpi.hpp"
 
 #include <gtest/gtest.h>
 

@@ -91,7 +91,7 @@ REFERENCE_CONFIGS = [
 
 
 def expected_phy2log(cfg: Config, order: np.ndarray) -> np.ndarray:
-    """phy2log per SPEC section 2 from the originals' order (E, rank-major)."""
+    """phy2log in LPLB's layout (docs/ARCHITECTURE.md) from the originals' order (E, rank-major)."""
     orig = order.reshape(cfg.ep_size, cfg.n_ll)
     out = np.zeros((cfg.ep_size, cfg.n_local), dtype=np.int64)
     out[:, : cfg.n_ll] = orig

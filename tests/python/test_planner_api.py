@@ -80,7 +80,7 @@ def test_history_mapping_layout(kind, cfg):
     np.testing.assert_array_equal(np.sort(originals.reshape(-1)), np.arange(cfg.experts))
     # ... each rank's originals are sorted by history, descending ...
     assert np.all(np.diff(history[originals], axis=1) <= 0)
-    # ... and the replica slots follow the topology (SPEC section 2).
+    # ... and the replica slots follow the topology (docs/ARCHITECTURE.md, Layouts).
     np.testing.assert_array_equal(phy2log, expected_phy2log(cfg, originals.reshape(-1)))
     # log2phy: original slot first, then the copy; logcnt 2 exactly for the replicated.
     replicated = np.zeros(cfg.experts, bool)

@@ -1,4 +1,4 @@
-// `lplb eplb`: EPLB static placement from a JSON weight matrix (SPEC 4, 6).
+// `lplb eplb`: EPLB static placement from a JSON weight matrix (docs/EPLB.md).
 #include <cstdio>
 #include <memory>
 #include <string>

@@ -1,4 +1,4 @@
-// `lplb plan`: one batch through the planner, JSON out (SPEC section 6).
+// `lplb plan`: one batch through the planner, JSON out (docs/ARCHITECTURE.md).
 #include <memory>
 #include <cstdio>
 #include <string>
@@ -16,7 +16,7 @@ namespace {
 struct PlanArgs {
   std::string topology, history, workload, output, solver = "exact", placement;
   int64_t experts = 0, ep = 0, redundant = 0, gpus_per_node = 8, layer = -1;
-  // Issue 11 (lplb/cost_model.hpp).
+  // Modelled time and fewest moves (lplb/objective.hpp).
   std::string objective = "tokens", cost_model;
   bool min_moves = false;
   double move_tolerance = 0;

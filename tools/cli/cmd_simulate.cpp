@@ -1,5 +1,5 @@
 // `lplb simulate`: compares no balancing, EPLB, LPLB-IPM and LPLB-exact on a
-// stream of MoE batches (SPEC section 7). Table on stdout, optional JSON and
+// stream of MoE batches (docs/SIMULATOR.md). Table on stdout, optional JSON and
 // plot; progress on stderr for long runs.
 #include <cstdio>
 #include <filesystem>
@@ -30,8 +30,8 @@ void setup_simulate(CLI::App& app) {
   sim::SimOptions& o = a->options;
   CLI::App* cmd = app.add_subcommand(
       "simulate",
-      "Compare none / EPLB / LPLB-IPM / LPLB-exact on a stream of MoE batches "
-      "(default: a DeepSeek-V3-like layer, 500 steps)");
+      "Compare balancers (none, EPLB, LPLB, the placement LP methods) on a stream of MoE "
+      "batches (default: a DeepSeek-V3-like layer, 500 steps; docs/SIMULATOR.md)");
   auto* experts = cmd->add_option("--experts", a->experts, "logical experts E (default 256; from the trace or --base)");
   auto* topk = cmd->add_option("--topk", o.topk, "distinct experts per token")->capture_default_str();
   cmd->add_option("--ep", o.ep, "EP ranks P")->capture_default_str();
@@ -52,7 +52,7 @@ void setup_simulate(CLI::App& app) {
   auto* base = cmd->add_option("--base", o.base_path, "JSON [E]: measured popularity as the synthetic base");
   cmd->add_option("--window", o.window, "history: moving sum of this many previous steps")
       ->capture_default_str();
-  cmd->add_option("--refresh", o.refresh, "refresh EPLB placement and LPLB mapping every K steps")
+  cmd->add_option("--refresh", o.refresh, "rebuild every method's placement every K steps (1: before every step)")
       ->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "leave the first N steps out of the figures (not the series)")
       ->capture_default_str();
@@ -60,7 +60,8 @@ void setup_simulate(CLI::App& app) {
                                 "replay counts[steps][layers][experts] from a JSON(.gz) trace");
   auto* layer = cmd->add_option("--layer", a->layer, "with --trace: replay only this layer");
   cmd->add_option("--methods", o.methods, "comma-separated subset of none,eplb,lplb_ipm,lplb_exact,lplb_moves,"
-                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp")
+                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp,hybrid_node_lp (default: all; with "
+                  "R > E/P all but lplb_*)")
       ->delimiter(',');
   cmd->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node: LPLB's EPLB reorder, cross-node traffic")
       ->capture_default_str();
@@ -74,6 +75,9 @@ void setup_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  cmd->add_flag("--gpu", o.gpu,
+                "solve the placement LP methods (eplb_lp, lplb_lp, hybrid_lp) on the GPU "
+                "(CudaPlacementPlanner; CUDA builds only)");
   cmd->add_option("--cost-model", a->cost_model,
                   "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
                   "scripts/measure_gemm.py table: the modelled GEMM time (default: the H200 fit)");

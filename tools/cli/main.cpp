@@ -10,6 +10,7 @@
 #include "cli/build_info.hpp"
 #include "cli/commands.hpp"
 #include "cli/json_io.hpp"
+#include "lplb/config.hpp"
 #include "lplb/errors.hpp"
 
 namespace lplb::cli {
@@ -21,7 +22,7 @@ namespace {
 
 std::string version_text() {
   auto on = [](bool b) { return b ? "on" : "off"; };
-  return std::string("lplb ") + kVersion + " (commit " + kGitCommit + ")\nbuilt with: CUDA " +
+  return std::string("lplb ") + LPLB_VERSION + " (commit " + kGitCommit + ")\nbuilt with: CUDA " +
          on(kBuiltWithCuda) + ", MPI " + on(kBuiltWithMpi) + ", NCCL " + on(kBuiltWithNccl);
 }
 

@@ -40,7 +40,6 @@ std::vector<std::string> balancer_names() {
 
 void validate_context(const BalancerContext& c, bool needs_lplb) {
   const int64_t E = c.num_experts, P = c.ep_size, R = c.redundant_per_rank;
-  const int64_t S = c.topology.group_size(), D = c.topology.slots();
   check_arg(E > 0, "--experts", "must be > 0, got " + std::to_string(E));
   check_arg(P > 0, "--ep", "must be > 0, got " + std::to_string(P));
   check_arg(E % P == 0, "--experts",
@@ -52,15 +51,30 @@ void validate_context(const BalancerContext& c, bool needs_lplb) {
             "must be > 0 and divide --ep " + std::to_string(P));
   check_arg(c.gpus_per_node > 0, "--gpus-per-node", "must be > 0");
   if (!needs_lplb) return;
-  check_arg(P % S == 0, "--ep",
-            std::to_string(P) + " is not a multiple of the topology's group size " +
-                std::to_string(S) + " (--topology " + c.topology.name() + ")");
-  check_arg(R > 0, "--redundant", "LPLB needs at least one redundant expert per rank");
-  check_arg(R % D == 0, "--redundant",
-            std::to_string(R) + " is not a multiple of the topology's slots per rank " +
-                std::to_string(D) + " (--topology " + c.topology.name() + ")");
-  check_arg(R <= E / P, "--redundant",
-            std::to_string(R) + " exceeds the experts per rank " + std::to_string(E / P));
+  const std::string problem = lplb_layout_problem(c);
+  if (!problem.empty()) throw InvalidArgument(problem);
+}
+
+std::string lplb_layout_problem(const BalancerContext& c) {
+  const int64_t E = c.num_experts, P = c.ep_size, R = c.redundant_per_rank;
+  const int64_t S = c.topology.group_size(), D = c.topology.slots();
+  if (P % S != 0)
+    return "--ep: " + std::to_string(P) + " is not a multiple of the topology's group size " +
+           std::to_string(S) + " (--topology " + c.topology.name() + ")";
+  if (R <= 0) return "--redundant: LPLB needs at least one redundant expert per rank";
+  if (R % D != 0)
+    return "--redundant: " + std::to_string(R) +
+           " is not a multiple of the topology's slots per rank " + std::to_string(D) +
+           " (--topology " + c.topology.name() + ")";
+  // LPLB's layout copies R of a rank's own E/P experts elsewhere; the
+  // placement methods (eplb, eplb_lp, hybrid_lp, hybrid_node_lp) have no
+  // such limit.
+  if (R > E / P)
+    return "--redundant: " + std::to_string(R) + " exceeds the experts per rank " +
+           std::to_string(E / P) +
+           " (LPLB's layout replicates a rank's own experts; the placement methods eplb, "
+           "eplb_lp, hybrid_lp, hybrid_node_lp take any R)";
+  return {};
 }
 
 std::unique_ptr<Balancer> make_balancer(std::string_view name, const BalancerContext& context) {

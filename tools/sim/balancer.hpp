@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 #include "lplb/topology.hpp"
 
 namespace lplb::sim {
@@ -23,17 +23,20 @@ struct BalancerContext {
   int64_t ep_size = 32;             // P ranks
   int64_t redundant_per_rank = 2;   // R extra physical experts per rank
   Topology topology = Topology::named("cube");  // LPLB redundancy topology
-  int64_t gpus_per_node = 8;        // LPLB's EPLB reorder (SPEC 5.1)
+  int64_t gpus_per_node = 8;        // LPLB's EPLB reorder (update_redundancy_mapping)
   int64_t eplb_groups = 1;          // EPLB baseline: expert groups (1: global policy)
   int64_t eplb_nodes = 1;           // EPLB baseline: nodes
-  CostModel cost_model;             // lplb_time's objective (issue 11)
+  CostModel cost_model;             // lplb_time's objective (lplb/objective.hpp)
+  // The placement LP methods (eplb_lp, lplb_lp, hybrid_lp) solve through
+  // CudaPlacementPlanner instead of the CPU planner (sim/gpu_placement.hpp).
+  bool gpu = false;
 };
 
 struct StepLoads {
   std::vector<double> rank_loads;  // [P] tokens per rank (integers as doubles)
   double solve_us = 0;             // time spent deciding this batch's split
   int ipm_fallbacks = 0;           // LPLB-IPM groups that fell back to 0.5
-  // Issue 11 (filled through sim/traffic.hpp): per rank, the physical
+  // Modelled time (filled through sim/traffic.hpp): per rank, the physical
   // experts that received tokens ([P], for the modelled time); tokens served
   // on another rank than their expert's home (its first physical slot), and
   // the part of those on another node (gpus_per_node consecutive ranks).
@@ -63,6 +66,10 @@ std::vector<std::string> balancer_names();
 // (--experts, --ep, --redundant, --topology, --eplb-groups, ...).
 void validate_context(const BalancerContext& context, bool needs_lplb);
 
+// Why LPLB's own layout (the lplb_* methods) cannot be built for these sizes
+// ("--flag: reason"), or "" when it can.
+std::string lplb_layout_problem(const BalancerContext& context);
+
 // Throws InvalidArgument("--methods: ...") for an unknown name.
 std::unique_ptr<Balancer> make_balancer(std::string_view name, const BalancerContext& context);
 
@@ -71,11 +78,11 @@ std::unique_ptr<Balancer> make_none_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_eplb_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_ipm_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_exact_balancer(const BalancerContext& context);
-// Issue 11 (lplb/cost_model.hpp): LPLB exact with the fewest token moves at
+// Fewest moves (lplb/objective.hpp): LPLB exact with the fewest token moves at
 // the optimum, and LPLB minimising the modelled time (then the moves).
 std::unique_ptr<Balancer> make_lplb_moves_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_time_balancer(const BalancerContext& context);
-// Exact per-batch LP over a replica placement (lplb/placement.hpp, issue 10).
+// Exact per-batch LP over a replica placement (lplb/placement.hpp, docs/PLACEMENT.md).
 std::unique_ptr<Balancer> make_eplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_hybrid_lp_balancer(const BalancerContext& context);

@@ -1,5 +1,5 @@
 // `lplb_ipm` / `lplb_exact` / `lplb_moves` / `lplb_time`: the LPLB planner
-// (the last two with an issue-11 objective: fewest moves at the optimum; the
+// (the last two with a fewest-moves objective: fewest moves at the optimum; the
 // modelled time of BalancerContext::cost_model, then fewest moves). At each refresh the redundancy
 // mapping is rebuilt from the history; per batch the group LPs are solved on
 // the batch's counts and the loads are those the token split realises:

@@ -14,6 +14,7 @@
 
 #include "lplb/placement.hpp"
 #include "sim/balancer.hpp"
+#include "sim/gpu_placement.hpp"
 #include "sim/traffic.hpp"
 
 namespace lplb::sim {
@@ -26,6 +27,7 @@ class PlacementLpBalancer : public Balancer {
     const std::vector<int32_t> phy2log = place(history);
     planner_ = std::make_unique<PlacementPlanner>(std::span<const int32_t>(phy2log),
                                                   c_.num_experts, c_.ep_size);
+    if (c_.gpu) gpu_ = std::make_unique<GpuPlacementSolver>(phy2log, c_.num_experts, c_.ep_size);
     // An expert's home is the rank of its first physical slot.
     home_.assign(c_.num_experts, -1);
     for (size_t s = 0; s < phy2log.size(); ++s)
@@ -34,7 +36,11 @@ class PlacementLpBalancer : public Balancer {
 
   void step(std::span<const int64_t> counts, StepLoads& out) override {
     if (!planner_) refresh({});
-    const PlacementSolveOutput plan = planner_->solve(counts);
+    PlacementSolveOutput plan;
+    if (gpu_)
+      gpu_->solve(counts, plan);  // shares and solve_us only
+    else
+      plan = planner_->solve(counts);
     const std::vector<int64_t> per_slot = planner_->slot_counts(counts, plan.shares);
     reset_step(out, c_.ep_size);
     const auto& phy2log = planner_->phy2log();
@@ -54,6 +60,7 @@ class PlacementLpBalancer : public Balancer {
 
  private:
   std::unique_ptr<PlacementPlanner> planner_;
+  std::unique_ptr<GpuPlacementSolver> gpu_;  // with --gpu
   std::vector<int64_t> home_;  // [E] rank of each expert's first slot
 };
 

@@ -1,4 +1,4 @@
-// Reads a CostModel (lplb/cost_model.hpp) from JSON, for `lplb plan` and
+// Reads a CostModel (lplb/objective.hpp) from JSON, for `lplb plan` and
 // `lplb simulate --cost-model FILE`. Two forms:
 //   {"a_us": 4.0, "b_us_per_token": 0.0756, "c_us_per_expert": 32.2,
 //    "speed": [per rank], "extra_us": [per rank]}   (every key optional)
@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 
 namespace lplb::sim {
 

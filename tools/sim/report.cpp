@@ -76,14 +76,15 @@ std::string format_table(const SimResult& r) {
       warmup > 0 ? fmt::format("; figures from step {}", warmup) : "");
   size_t width = 14;
   for (const MethodResult& m : r.methods) width = std::max(width, m.label.size());
-  out += fmt::format("{:<{}} {:>9} {:>7} {:>7} {:>7} {:>10} {:>10}\n", "method", width,
-                     "imb mean", "p50", "p99", "max", "step time", "solve us");
+  out += fmt::format("{:<{}} {:>9} {:>7} {:>7} {:>7} {:>11} {:>10}\n", "method", width,
+                     "imb mean", "p50", "p99", "max", "max tokens", "solve us");
   for (const MethodResult& m : r.methods)
-    out += fmt::format("{:<{}} {:>9.3f} {:>7.3f} {:>7.3f} {:>7.3f} {:>10.3f} {:>10.1f}\n", m.label,
+    out += fmt::format("{:<{}} {:>9.3f} {:>7.3f} {:>7.3f} {:>7.3f} {:>11.3f} {:>10.1f}\n", m.label,
                        width, m.imbalance_mean, m.imbalance_p50, m.imbalance_p99, m.imbalance_max,
                        m.step_time_rel, m.solve_us_mean);
-  out += "\nimbalance = max rank load / mean rank load per step; step time = sum of the slowest\n"
-         "rank's load over steps, relative to none; solve us = LP time per step (all groups).\n";
+  out += "\nimbalance = max rank load / mean rank load per step (loads in tokens); max tokens =\n"
+         "the slowest rank's tokens summed over steps, relative to none (the step time if a rank's\n"
+         "time were proportional to its tokens); solve us = LP time per step (all groups).\n";
   const nlohmann::json& cm = c["cost_model"];
   out += fmt::format(
       "\nmodelled GEMM time of the slowest rank (time_r = {:.3g} + {:.4g} us/token + {:.3g} us/active "
@@ -93,7 +94,7 @@ std::string format_table(const SimResult& r) {
       cm["c_us_per_expert"].get<double>(),
       cm["speed"].empty() && cm["extra_us"].empty() ? "" : ", per-rank speed/extra",
       c["gpus_per_node"].get<int64_t>());
-  out += fmt::format("{:<{}} {:>10} {:>9} {:>11} {:>11}\n", "method", width, "time us", "time rel",
+  out += fmt::format("{:<{}} {:>10} {:>9} {:>11} {:>11}\n", "method", width, "gemm us", "gemm rel",
                      "moved", "cross-node");
   for (const MethodResult& m : r.methods)
     out += fmt::format("{:<{}} {:>10.1f} {:>9.3f} {:>11.1f} {:>11.1f}\n", m.label, width,

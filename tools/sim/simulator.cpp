@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <iostream>
 #include <numeric>
 #include <thread>
 
@@ -146,7 +147,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   check_arg(!o.layer || !o.trace_path.empty(), "--layer", "only applies with --trace");
   check_positive(o.ep, "--ep");
   const Topology topology = parse_topology(o.topology);
-  const std::vector<std::string> names = resolve_methods(o.methods);
+  std::vector<std::string> names = resolve_methods(o.methods);
 
   nlohmann::json config;
   std::unique_ptr<CountSource> source;
@@ -211,8 +212,15 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   validate_cost_model(o.cost_model, o.ep, "--cost-model");
   BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
   ctx.cost_model = o.cost_model;
-  const bool needs_lplb = std::any_of(names.begin(), names.end(),
-                                      [](const std::string& n) { return n.starts_with("lplb"); });
+  ctx.gpu = o.gpu;
+  const auto is_lplb = [](const std::string& n) { return n.starts_with("lplb"); };
+  if (o.methods.empty() && o.redundant > E / o.ep) {
+    // Decode-style layouts (one or two experts per GPU, R > E/P) suit only the
+    // placement methods: the default set drops LPLB's layout, with a notice.
+    names.erase(std::remove_if(names.begin(), names.end(), is_lplb), names.end());
+    std::cerr << "note: the lplb_* methods are skipped: " << lplb_layout_problem(ctx) << "\n";
+  }
+  const bool needs_lplb = std::any_of(names.begin(), names.end(), is_lplb);
   validate_context(ctx, needs_lplb);
 
   const int64_t streams = static_cast<int64_t>(layers.size());
@@ -233,6 +241,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   config["window"] = o.window;
   config["refresh"] = o.refresh;
   config["warmup"] = o.warmup;
+  config["gpu"] = o.gpu;
   config["layers"] = layers;
   config["methods"] = names;
   config["cost_model"] = {{"a_us", o.cost_model.a_us},

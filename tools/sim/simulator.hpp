@@ -40,8 +40,9 @@ struct SimOptions {
   int64_t warmup = 0;              // first steps left out of the summary figures
   std::vector<std::string> methods;  // default: all (none always runs: the baseline)
   int threads = 0;                 // sampling threads (0: all cores); results do not depend on it
-  // Issue 11: every method's modelled GEMM time, and lplb_time's objective
-  // (default: the H200 fit of lplb/cost_model.hpp).
+  bool gpu = false;                // the placement LP methods solve on the GPU (CUDA builds)
+  // Cost model: every method's modelled GEMM time, and lplb_time's objective
+  // (default: the H200 fit of lplb/objective.hpp).
   CostModel cost_model;
 };
 
@@ -55,7 +56,7 @@ struct MethodResult {
   double imbalance_mean = 0, imbalance_p50 = 0, imbalance_p99 = 0, imbalance_max = 0;
   double step_time_rel = 1;        // sum of max_load / the same for `none`
   double solve_us_mean = 0;
-  // Issue 11: the slowest rank's modelled GEMM time (SimOptions::cost_model)
+  // Cost model: the slowest rank's modelled GEMM time (SimOptions::cost_model)
   // [steps][streams]; its mean and its sum relative to `none` after the
   // warm-up; tokens served off their expert's home rank / node per (step,
   // stream), mean after the warm-up.

@@ -1,11 +1,11 @@
-// How the balancers fill StepLoads (issue 11): every expert's tokens on the
+// How the balancers fill StepLoads (the cost model's inputs): every expert's tokens on the
 // rank that serves them, counted once per replica, with the active experts
 // and the traffic off the expert's home rank that this implies.
 #pragma once
 
 #include <cstdint>
 
-#include "lplb/cost_model.hpp"
+#include "lplb/objective.hpp"
 #include "sim/balancer.hpp"
 
 namespace lplb::sim {

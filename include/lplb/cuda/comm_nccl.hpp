@@ -18,6 +18,9 @@
 // it. Counts cannot get there in practice (each rank counts fewer than 2^31
 // ids per call, so P ranks sum to less than P * 2^31 < 2^63 for P < 2^32);
 // the host-side MpiCommunicator checks exactly.
+//
+// Thread safety: not thread-safe; use one host thread per communicator (as
+// NCCL itself requires for one ncclComm_t).
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -1,9 +1,13 @@
 // A communicator that also reduces device buffers, stream-ordered: what the
-// CUDA planner needs between its count and solve kernels (SPEC 5.5). The
+// CUDA planner needs between its count and solve kernels (the all-reduce
+// stage, docs/ARCHITECTURE.md). The
 // interface lives here, free of NCCL, so code that takes a DeviceCommunicator
 // (lplb::cuda::CudaPlanner's callers, tests with a fake) does not link NCCL;
 // lplb::cuda::NcclCommunicator (lplb/cuda/comm_nccl.hpp, library lplb_nccl)
 // implements it.
+//
+// Thread safety: as Communicator (lplb/comm.hpp): one host thread per
+// communicator; device calls are ordered by their stream.
 #pragma once
 
 #include <cuda_runtime_api.h>

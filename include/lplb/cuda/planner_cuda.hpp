@@ -1,4 +1,5 @@
-// The CUDA backend of the LPLB planner (SPEC sections 5.2-5.4, 6).
+// The CUDA backend of the LPLB planner: count, solve and map as kernels that
+// a CUDA graph can capture (docs/ARCHITECTURE.md, "Pipeline").
 //
 // A CudaPlanner mirrors an lplb::Planner (topology, sizes, solver, current
 // placement) on one GPU. It allocates every device buffer once, at
@@ -67,11 +68,37 @@ enum ErrorBit : int32_t {
 struct GroupResult {
   double max_load;  // max rank load of the group with the returned probs
   double bound;     // exact: proven lower bound on the optimum; ipm: 0
-  int32_t code;     // lplb::detail::LpCode: 0 optimal, 1 ipm converged,
-                    // 2 ipm fallback (probs 0.5), 3 trivial (probs 1)
+  int32_t code;     // the kernels' LpCode (src/common/lp_common.hpp): 0 optimal,
+                    // 1 ipm converged, 2 ipm fallback (probs 0.5), 3 trivial (probs 1)
   int32_t rounds;   // exact: max-flow rounds; ipm: steps
   int32_t pulses;   // exact (warp solver): push-relabel pulses over all rounds
   int32_t relabels; // exact (warp solver): global-relabel sweeps over all rounds
+};
+
+// Element type of a device array passed as void*.
+enum class DeviceDtype : int32_t { kInt32, kInt64, kFloat32, kFloat64 };
+
+// The reference's avail counter on the device: solve() adds 1 per group
+// solved to a feasible point (every group except IPM fallbacks).
+struct DeviceCounter {
+  void* data = nullptr;  // one int32 or int64, device; null: none
+  bool is_int64 = false;
+};
+
+// Extra outputs of one solve() launch, so that a caller needs no further
+// kernels for the reference's Python results (Planner.solve_probs).
+struct SolveExtras {
+  float* probs_f32 = nullptr;     // [P*D]: the probs rounded to float32, or null
+  float* workload_f32 = nullptr;  // [E]: the workload as float32, or null
+  DeviceCounter counter;
+};
+
+// Options of run() for the reference's Python Planner.run: the split uses
+// the probs rounded to float32 (as solve_probs returns them), so run()
+// equals solve_probs followed by the mapping; the counter as in SolveExtras.
+struct RunExtras {
+  DeviceCounter counter;
+  bool float32_probs = false;
 };
 
 class CudaPlanner {
@@ -97,8 +124,8 @@ class CudaPlanner {
   void set_solver(SolverKind kind);
 
   // New placement, e.g. Planner::mapping() after update_redundancy_mapping().
-  // phy2log: host, [P * n_local], must follow the layout of SPEC section 2
-  // for this planner's topology (validated; InvalidArgument otherwise).
+  // phy2log: host, [P * n_local], must follow LPLB's layout
+  // (docs/ARCHITECTURE.md, "Layouts") for this planner's topology (validated; InvalidArgument otherwise).
   // Enqueued on `stream` into the same device buffers: work enqueued before
   // it on that stream sees the old placement, work after it the new one.
   // The host array may be reused once the call returns.
@@ -128,6 +155,10 @@ class CudaPlanner {
   // Several layers sharing this placement in one launch: workload
   // [num_layers][E], probs [num_layers][P*D], results [num_layers][G]
   // (device, caller-owned; results may be null). num_layers <= max_layers.
+  // One layer of any DeviceDtype, with the extra outputs (also into
+  // probs() and group_results()).
+  void solve(const void* workload, DeviceDtype dtype, const SolveExtras& extras,
+             cudaStream_t stream);
   void solve_layers(const int64_t* workload, int64_t num_layers, double* probs,
                     GroupResult* results, cudaStream_t stream);
   void solve_layers(const double* workload, int64_t num_layers, double* probs,
@@ -149,6 +180,10 @@ class CudaPlanner {
   // count -> solve(counts()) -> map, all enqueued on `stream`.
   void run(const int32_t* ids, int64_t n, int32_t* out, cudaStream_t stream);
   void run(const int64_t* ids, int64_t n, int64_t* out, cudaStream_t stream);
+  void run(const int32_t* ids, int64_t n, int32_t* out, const RunExtras& extras,
+           cudaStream_t stream);
+  void run(const int64_t* ids, int64_t n, int64_t* out, const RunExtras& extras,
+           cudaStream_t stream);
 
   // Device buffers owned by the planner (valid for its lifetime).
   const int64_t* counts() const;            // [E]

@@ -1,10 +1,10 @@
-// NcclDeviceExchange (lplb/cuda/comm_nccl_device.hpp): set-up, mode choice
+// NcclDeviceExchange (lplb/cuda/nccl_device_exchange.hpp): set-up, mode choice
 // and the kernels over NCCL's device API (nccl_device.h, NCCL >= 2.28).
 //
 // The NCCL entry points of the device API are looked up with dlsym at set-up
 // rather than linked, so that lplb_nccl still loads (and falls back to the
 // host all-reduce, saying why) with an older libnccl at run time.
-#include "lplb/cuda/comm_nccl_device.hpp"
+#include "lplb/cuda/nccl_device_exchange.hpp"
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>

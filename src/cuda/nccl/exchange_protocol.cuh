@@ -1,4 +1,4 @@
-// The LSA exchange protocol (lplb/cuda/comm_nccl_device.hpp), free of NCCL:
+// The LSA exchange protocol (lplb/cuda/nccl_device_exchange.hpp), free of NCCL:
 // the kernel reaches peers' memory through a `Peers` policy, so the same code
 // runs over an NCCL symmetric window (device_exchange.cu) and, in the tests,
 // over plain buffers of "ranks" simulated on one GPU.

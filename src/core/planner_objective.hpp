@@ -1,4 +1,4 @@
-// Planner glue for issue 11 (lplb/cost_model.hpp): one group solved under a
+// Planner glue for the objectives beyond token counts (lplb/lp_objective.hpp): one group solved under a
 // non-default Objective, and the modelled times and token moves a solve
 // reports. Internal to the core library.
 #pragma once
@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "lplb/cost_model.hpp"
+#include "lplb/lp_objective.hpp"
 #include "lplb/planner.hpp"
 
 namespace lplb::detail {

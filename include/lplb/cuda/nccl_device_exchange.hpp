@@ -1,4 +1,4 @@
-// Workload exchange inside the GPU kernels (issue 12): each rank's counts go
+// Device-side workload exchange (docs/DISTRIBUTED.md): each rank's counts go
 // into a registered NCCL symmetric-memory window, and one kernel sums all
 // ranks' counts after a device-side barrier. No host involvement, one stream,
 // no allocation per call, capturable in a CUDA graph and replayable every
@@ -34,6 +34,9 @@
 // Collective and ordered: every rank constructs, calls and destroys its
 // exchange in the same order with the same arguments. The NcclCommunicator
 // (and its ncclComm_t) must outlive the exchange.
+//
+// Thread safety: not thread-safe; one host thread per exchange, and its calls
+// on one stream (or on streams the caller orders).
 #pragma once
 
 #include <cuda_runtime_api.h>

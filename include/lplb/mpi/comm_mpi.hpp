@@ -5,6 +5,9 @@
 //   lplb::MpiCommunicator comm(MPI_COMM_WORLD);  // collective
 //   lplb::check_consistent(planner, comm);       // collective, throws on mismatch
 //   auto plan = planner.run(ids, out, &comm);    // count -> all-reduce -> solve -> map
+//
+// Thread safety: not thread-safe; one thread per communicator (MPI's own
+// rules for one MPI_Comm apply).
 #pragma once
 
 #include <mpi.h>

@@ -1,0 +1,112 @@
+"""The GPU path of lplb.PlacementPlanner for torch CUDA tensors.
+
+As lplb._cuda does for lplb.Planner: every call enqueues work on the
+caller's current CUDA stream and never waits for the device, so
+`PlacementPlanner.run` can be captured in a CUDA graph after one warm-up
+call (the first call on a device creates the device planner, which
+synchronises). Device arrays cross as DLPack capsules made without a
+stream sync; temporaries are allocated by torch on the same stream.
+
+Bad ids or workloads do not raise here (that would need a synchronisation):
+kernels record them in an error word that `check_errors()` reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+
+class PlacementCudaPath:
+    """One lplb._core.CudaPlacementPlanner per CUDA device, created on first use."""
+
+    def __init__(self, phy2log: np.ndarray, num_experts: int, ep_size: int, max_ids: int) -> None:
+        self._phy2log = phy2log
+        self._E = num_experts
+        self._P = ep_size
+        self._max_ids = max_ids
+        self._by_device: dict[int, Any] = {}
+
+    @staticmethod
+    def _torch() -> Any:
+        import torch
+
+        return torch
+
+    @staticmethod
+    def _dl(t: Any) -> Any:
+        from torch.utils.dlpack import to_dlpack
+
+        return to_dlpack(t)
+
+    def _stream(self, device: Any) -> int:
+        return self._torch().cuda.current_stream(device).cuda_stream
+
+    def _planner(self, device: Any, n_ids: int = 0) -> Any:
+        torch = self._torch()
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        cp = self._by_device.get(index)
+        if cp is not None and n_ids <= cp.max_ids:
+            return cp
+        if torch.cuda.is_current_stream_capturing():
+            raise ValueError(
+                f"idx: {n_ids} ids exceed the {self._max_ids} the device workspace was sized "
+                "for, and it cannot grow during CUDA graph capture: call once before capturing"
+            )
+        self._max_ids = max(self._max_ids, n_ids)
+        with torch.cuda.device(index):
+            cp = _core.CudaPlacementPlanner(self._phy2log, self._E, self._P, None, self._max_ids, index)
+        self._by_device[index] = cp
+        return cp
+
+    def check_errors(self) -> None:
+        torch = self._torch()
+        for index, cp in self._by_device.items():
+            cp.check_errors(self._stream(torch.device("cuda", index)))
+
+    def count(self, ids: Any) -> Any:
+        torch = self._torch()
+        cp = self._planner(ids.device, ids.numel())
+        stream = self._stream(ids.device)
+        cp.count(self._dl(ids), stream)
+        counts = torch.empty(self._E, dtype=torch.int64, device=ids.device)
+        cp.counts_into(self._dl(counts), stream)
+        return counts
+
+    def _plan(self, cp: Any, device: Any, stream: int) -> dict[str, Any]:
+        torch = self._torch()
+        shares = torch.empty(cp.num_physical, dtype=torch.float64, device=device)
+        cp.shares_into(self._dl(shares), stream)
+        res = torch.empty(2, dtype=torch.float64, device=device)
+        cp.result_into(self._dl(res), stream)
+        return {"shares": shares, "optimum": res[0], "max_load": res[1]}
+
+    def solve(self, workload: Any) -> dict[str, Any]:
+        torch = self._torch()
+        cp = self._planner(workload.device)
+        stream = self._stream(workload.device)
+        integral = not workload.dtype.is_floating_point
+        w = workload.reshape(-1).to(torch.int64 if integral else torch.float64).contiguous()
+        cp.solve(self._dl(w), stream)
+        return self._plan(cp, workload.device, stream)
+
+    def map(self, ids: Any, shares: Any) -> Any:
+        torch = self._torch()
+        cp = self._planner(ids.device, ids.numel())
+        stream = self._stream(ids.device)
+        shares = shares.to(device=ids.device, dtype=torch.float64).reshape(-1).contiguous()
+        out = torch.empty_like(ids)
+        cp.count(self._dl(ids), stream)  # map() reads the per-tile counts of these very ids
+        cp.map(self._dl(ids), self._dl(out), stream, self._dl(shares))
+        return out
+
+    def run(self, ids: Any) -> tuple[Any, dict[str, Any]]:
+        torch = self._torch()
+        cp = self._planner(ids.device, ids.numel())
+        stream = self._stream(ids.device)
+        out = torch.empty_like(ids)
+        cp.run(self._dl(ids), self._dl(out), stream)
+        return out, self._plan(cp, ids.device, stream)
