@@ -1,4 +1,4 @@
-// The `lplb` command behaves like its neighbours: usage without arguments,
+// Runs LPLB_CLI_PATH (cli_runner.hpp). The `lplb` command behaves like its neighbours: usage without arguments,
 // --version with the build's backends and commit, `-` for stdin/stdout in
 // every file argument (gzip detected by content), --pretty, clean JSON on
 // stdout from simulate --format json, and `lplb design` feeding
@@ -90,6 +90,26 @@ TEST_F(CliConventions, SimulateFormatJsonIsCleanJson) {
   r = dir_.run(sim + "--plot -");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("error: --plot: needs a file name"), std::string::npos) << r.err;
+}
+
+TEST_F(CliConventions, TraceReplayAtAChosenBatchSize) {
+  // 3 steps x 1 layer x 4 experts, top-2 recorded in the config.
+  dir_.write("t.json",
+             "{\"config\": {\"topk\": 2}, \"counts\": [[[10, 0, 5, 5]], [[1, 2, 3, 4]], [[0, 0, 0, 9]]]}");
+  const std::string sim = "simulate --trace '" + dir_.path("t.json") +
+                          "' --experts 4 --ep 2 --redundant 1 --topology ring --methods none "
+                          "--refresh 1 --format json ";
+  const CliRun r = dir_.run(sim + "--tokens 50");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["config"]["trace_tokens_per_rank"], 50);
+  EXPECT_EQ(j["config"]["trace_topk"], 2);
+  const CliRun plain = dir_.run(sim);
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out)["config"].contains("trace_tokens_per_rank"));
+  const CliRun bad = dir_.run(sim + "--tokens 0");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--tokens"), std::string::npos) << bad.err;
 }
 
 TEST_F(CliConventions, DesignFeedsPlanPlacement) {

@@ -38,7 +38,9 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--topology", o.topology, "cube, hypercube, ring[:S], torus:MxN or r2o.json")
       ->capture_default_str();
   cmd->add_option("--redundant", o.redundant, "redundant experts per rank R")->capture_default_str();
-  auto* tokens = cmd->add_option("--tokens", o.tokens_per_rank, "tokens per rank per step")
+  auto* tokens = cmd->add_option("--tokens", o.tokens_per_rank,
+                                 "tokens per rank per step (with --trace: rescale every step to "
+                                 "this many, largest-remainder rounding)")
                      ->capture_default_str();
   auto* steps = cmd->add_option("--steps", a->steps, "steps (default 500; with --trace, all of its steps)");
   auto* skew = cmd->add_option("--skew", o.skew, "Zipf exponent of the synthetic popularity")
@@ -82,13 +84,14 @@ void setup_simulate(CLI::App& app) {
                   "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
                   "scripts/measure_gemm.py table: the modelled GEMM time (default: the H200 fit)");
   // The synthetic stream's knobs mean nothing for a replayed trace.
-  for (CLI::Option* opt : {topk, tokens, skew, drift, noise, seed, base}) opt->excludes(trace);
+  for (CLI::Option* opt : {topk, skew, drift, noise, seed, base}) opt->excludes(trace);
 
-  cmd->callback([a, experts, steps, layer] {
+  cmd->callback([a, experts, steps, layer, tokens, trace] {
     sim::SimOptions opt = a->options;
     if (experts->count() > 0) opt.experts = a->experts;
     if (steps->count() > 0) opt.steps = a->steps;
     if (layer->count() > 0) opt.layer = a->layer;
+    if (tokens->count() > 0 && trace->count() > 0) opt.trace_tokens_per_rank = opt.tokens_per_rank;
     if (!a->cost_model.empty()) opt.cost_model = sim::read_cost_model(a->cost_model, "--cost-model");
     // Fail before a long run, not after it.
     check_arg(a->plot != "-", "--plot", "needs a file name (its extension picks the format)");
