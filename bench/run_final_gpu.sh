@@ -6,7 +6,7 @@
 # beforehand (the GPU machine lacks GTest and friends):
 #   cmake -S . -B build-devcomm -DLPLB_CUDA=ON -DLPLB_BENCH=ON -DCMAKE_CUDA_ARCHITECTURES=90-real
 #   cmake --build build-devcomm --target cuda_planner_test nccl_comm_test \
-#     nccl_device_exchange_test device_exchange_bench cuda_bench
+#     nccl_device_exchange_test device_exchange_bench cuda_bench cuda_placement_test
 #   copy them and libcudart into BIN; nlohmann-json's headers and CMake
 #   package into DEPS (a prefix) for the Python build.
 # Usage on the GPU machine: bench/run_final_gpu.sh BIN DEPS   (logs in $OUT)
@@ -32,6 +32,13 @@ step cuda_planner_test 120 "$bin/cuda_planner_test"
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 step memcheck 150 env LPLB_CUDA_TEST_SMALL=1 "$sanitizer" --tool memcheck --error-exitcode 9 "$bin/cuda_planner_test"
 step racecheck 150 env LPLB_CUDA_TEST_SMALL=1 "$sanitizer" --tool racecheck --error-exitcode 9 "$bin/cuda_planner_test"
+# The placement LP on the GPU, when its binaries were copied too (the full
+# set with the benchmark and simulate --gpu: bench/gpu_placement.sh).
+if [[ -x "$bin/cuda_placement_test" ]]; then
+  step cuda_placement_test 90 "$bin/cuda_placement_test"
+  step placement_memcheck 60 env LPLB_CUDA_TEST_SMALL=1 "$sanitizer" --tool memcheck \
+    --error-exitcode 9 "$bin/cuda_placement_test"
+fi
 step nccl_comm_test 60 "$bin/nccl_comm_test"
 step nccl_device_exchange_test 90 "$bin/nccl_device_exchange_test"
 step device_exchange_bench 60 "$bin/device_exchange_bench" 1000

@@ -167,9 +167,13 @@ class CudaPath:
             )
         self._max_ids = max(self._max_ids, n_ids)
         with torch.cuda.device(index):
-            cp = _core.CudaPlanner(self._core, self._max_ids, 1, index)
+            cp = self._make(index)
         self._by_device[index] = cp
         return cp
+
+    def _make(self, index: int) -> Any:
+        """The device planner for CUDA device `index` (made current)."""
+        return _core.CudaPlanner(self._core, self._max_ids, 1, index)
 
     def _after(self, cp: Any, stream: int) -> None:
         if self._check:

@@ -69,7 +69,7 @@ __device__ __forceinline__ WorkloadRef layer_of(const WorkloadRef& w, int layer,
 }
 
 // All threads of the block; ends with a barrier.
-__device__ void load_group(const SolveParams& p, const WorkloadRef& w, int g, GroupShared& sh,
+__device__ __forceinline__ void load_group(const SolveParams& p, const WorkloadRef& w, int g, GroupShared& sh,
                            bool need_scale = false) {
   const int S = p.S, D = p.D, SD = S * D;
   if (threadIdx.x == 0) {

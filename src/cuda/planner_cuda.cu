@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/lp_common.hpp"
+#include "cuda/call_checks.hpp"
 #include "cuda/cuda_check.cuh"
 #include "cuda/error_report.cuh"
 #include "cuda/device_types.cuh"
@@ -209,20 +210,14 @@ struct CudaPlanner::Impl {
 
   template <typename Id>
   void count(const Id* ids, int64_t n, cudaStream_t stream) {
-    check_arg(n >= 0 && n <= max_ids, "n",
-              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
-    check_arg(ids != nullptr || n == 0, "ids", "is null");
+    detail::check_ids_call(ids, n, nullptr, false, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
   }
 
   void solve(detail::WorkloadRef workload, int64_t num_layers, double* probs_out,
              GroupResult* results_out, const SolveExtras* extras, cudaStream_t stream) {
-    check_arg(workload.data != nullptr, "workload", "is null");
-    check_arg(num_layers >= 1 && num_layers <= max_layers, "num_layers",
-              "must be in [1, max_layers = " + std::to_string(max_layers) + "], got " +
-                  std::to_string(num_layers));
-    check_arg(probs_out != nullptr, "probs", "is null");
+    detail::check_solve_call(workload.data, num_layers, max_layers, probs_out, "probs");
     SolveParams p = solve_params(probs_out, results_out);
     if (extras != nullptr) {
       check_arg(num_layers == 1, "num_layers", "extra solve outputs need a single layer");
@@ -259,11 +254,7 @@ struct CudaPlanner::Impl {
   template <typename Id>
   void map(const Id* ids, int64_t n, Id* out, const double* probs_in, cudaStream_t stream,
            bool float32_probs = false) {
-    check_arg(n >= 0 && n <= max_ids, "n",
-              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
-    check_arg((ids != nullptr && out != nullptr) || n == 0, "ids", "ids and out must not be null");
-    check_arg(static_cast<const void*>(ids) != static_cast<const void*>(out) || n == 0, "out",
-              "must not alias ids");
+    detail::check_ids_call(ids, n, out, true, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev(),
                            float32_probs ? 1 : 0};
@@ -300,10 +291,7 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   check_arg(m.E <= detail::kMaxExperts, "num_experts",
             "the CUDA backend supports at most " + std::to_string(detail::kMaxExperts) +
                 " experts, got " + std::to_string(m.E));
-  check_arg(m.max_ids >= 0 && m.max_ids < (int64_t{1} << 31), "max_ids",
-            "must be in [0, 2^31), got " + std::to_string(m.max_ids));
-  check_arg(m.max_layers >= 1 && m.max_layers <= (int64_t{1} << 20), "max_layers",
-            "must be in [1, 2^20], got " + std::to_string(m.max_layers));
+  detail::check_capacity(m.max_ids, m.max_layers);
   if (options.device >= 0) {
     m.device = options.device;
   } else {
