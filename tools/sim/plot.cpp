@@ -57,10 +57,10 @@ std::string find_plot_script() {
               std::string("LPLB_PLOT_SCRIPT points to '") + env + "', which is not a file");
     return env;
   }
-  // This file is tools/sim/plot.cpp of the source tree; the script is
-  // scripts/plot_simulation.py of the same tree.
-  const fs::path script =
-      fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "plot_simulation.py";
+  // scripts/plot_simulation.py of the source tree this was built from
+  // (LPLB_SOURCE_DIR, absolute: __FILE__ is relative under ccache's
+  // base_dir and Ninja, and would resolve against the caller's directory).
+  const fs::path script = fs::path(LPLB_SOURCE_DIR) / "scripts" / "plot_simulation.py";
   check_arg(fs::is_regular_file(script), "--plot",
             "cannot find " + script.string() +
                 "; set LPLB_PLOT_SCRIPT to the path of scripts/plot_simulation.py");
