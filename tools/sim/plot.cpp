@@ -57,10 +57,9 @@ std::string find_plot_script() {
               std::string("LPLB_PLOT_SCRIPT points to '") + env + "', which is not a file");
     return env;
   }
-  // scripts/plot_simulation.py of the source tree this was built from
-  // (LPLB_SOURCE_DIR, absolute: __FILE__ is relative under ccache's
-  // base_dir and Ninja, and would resolve against the caller's directory).
-  const fs::path script = fs::path(LPLB_SOURCE_DIR) / "scripts" / "plot_simulation.py";
+  // The script of the source tree this binary was configured from (an
+  // absolute path set by CMake: __FILE__ can be relative under ccache).
+  const fs::path script = LPLB_PLOT_SCRIPT_DEFAULT;
   check_arg(fs::is_regular_file(script), "--plot",
             "cannot find " + script.string() +
                 "; set LPLB_PLOT_SCRIPT to the path of scripts/plot_simulation.py");
