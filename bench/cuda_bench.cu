@@ -272,6 +272,34 @@ void bench_pipeline(cudaStream_t stream) {
 }
 
 // Section 3: count and map bandwidth on 1M tokens x top-8.
+//
+// Floors at the same size (same graph timing, same rotation): a kernel that
+// only reads the ids (what count must do) and one that only copies them
+// (what map must do); the gap between those and the 1 GiB copy bandwidth is
+// the fixed cost (launch, ramp-up, tail) of a ~10-20 us kernel.
+__global__ void read_floor_kernel(const int4* __restrict__ a, size_t n, int* __restrict__ sink) {
+  int acc = 0;
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x) {
+    const int4 v = a[i];
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x7fffffff) *sink = acc;  // keeps the loads; never true for expert ids
+}
+
+__global__ void copy_floor_kernel(const int4* __restrict__ a, int4* __restrict__ b, size_t n) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
+    b[i] = a[i];
+}
+
+struct BandwidthVariant {
+  const char* name;
+  int tiles_per_sm;  // 0: default
+  bool register_reciprocal;
+  bool ballot;
+  bool reuse_count;
+  bool prefetch;
+};
+
 template <typename Id>
 void bench_bandwidth(cudaStream_t stream, double copy_gbs, const char* id_name) {
   std::mt19937_64 rng(9);
@@ -284,10 +312,56 @@ void bench_bandwidth(cudaStream_t stream, double copy_gbs, const char* id_name) 
   for (int k = 0; k < kCopies; ++k) in.push_back(device_copy(ids));
   std::vector<Id*> out(kCopies);
   for (auto& p : out) CHECK(cudaMalloc(&p, n * sizeof(Id)));
-  for (bool ballot : {false, true}) {
+  const double bytes = double(n) * sizeof(Id);
+  auto pct = [&](double b, double us) { return 100 * b / us * 1e-3 / copy_gbs; };
+  {
+    int sms = 0;
+    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    int* sink;
+    CHECK(cudaMalloc(&sink, sizeof(int)));
+    const size_t vecs = static_cast<size_t>(bytes) / 16;
+    for (int per_sm : {4, 8}) {
+      GraphTimer rd(stream), cp(stream);
+      for (int k = 0; k < kCopies; ++k) {
+        rd.capture([&](cudaStream_t s) {
+          read_floor_kernel<<<sms * per_sm, 256, 0, s>>>(reinterpret_cast<const int4*>(in[k]), vecs, sink);
+        });
+        cp.capture([&](cudaStream_t s) {
+          copy_floor_kernel<<<sms * per_sm, 256, 0, s>>>(reinterpret_cast<const int4*>(in[k]),
+                                                         reinterpret_cast<int4*>(out[k]), vecs);
+        });
+      }
+      const double rd_us = rd.median_us(100), cp_us = cp.median_us(100);
+      std::printf("| %s | floor: read-only / copy kernel (%d x 256-thread blocks/SM) | %.1f us (%.0f%%) | "
+                  "%.1f us (%.0f%%) | |\n",
+                  id_name, per_sm, rd_us, pct(bytes, rd_us), cp_us, pct(2 * bytes, cp_us));
+    }
+    CHECK(cudaFree(sink));
+  }
+  const BandwidthVariant variants[] = {
+      {"default", 0, false, false, false, false},
+      {"1 tile/SM", 1, false, false, false, false},
+      {"2 tiles/SM", 2, false, false, false, false},
+      {"8 tiles/SM", 8, false, false, false, false},
+      {"register 1/T", 0, true, false, false, false},
+      {"prefetch", 0, false, false, false, true},
+      {"reuse count", 0, false, false, true, false},
+      {"reuse count, register 1/T", 0, true, false, true, false},
+      {"reuse count, prefetch", 0, false, false, true, true},
+      {"reuse count, register 1/T, prefetch", 0, true, false, true, true},
+      {"reuse count, register 1/T, prefetch, 2 tiles/SM", 2, true, false, true, true},
+      {"reuse count, register 1/T, prefetch, 8 tiles/SM", 8, true, false, true, true},
+      {"ballot match", 0, false, true, false, false},
+      {"default (again)", 0, false, false, false, false},
+  };
+  for (const BandwidthVariant& v : variants) {
     CudaPlannerOptions o;
     o.max_ids = n;
-    o.map_ballot_match = ballot;
+    o.map_ballot_match = v.ballot;
+    o.count_map_tiles_per_sm = v.tiles_per_sm;
+    o.map_register_reciprocal = v.register_reciprocal;
+    o.map_reuse_count = v.reuse_count;
+    o.map_prefetch_ids = v.prefetch;
     CudaPlanner gpu(planner, o);
     GraphTimer count(stream), map(stream), both(stream);
     for (int k = 0; k < kCopies; ++k) {
@@ -305,13 +379,11 @@ void bench_bandwidth(cudaStream_t stream, double copy_gbs, const char* id_name) 
     const double map_us = map.median_us(100);
     const double both_us = both.median_us(100);
     gpu.check_errors(stream);
-    const double bytes = double(n) * sizeof(Id);
     std::printf("| %s | %s | %.1f us, %.0f GB/s (%.0f%%) | %.1f us, %.0f GB/s (%.0f%%) | %.1f us, "
                 "%.0f GB/s (%.0f%%) |\n",
-                id_name, ballot ? "ballot" : "match_any", count_us, bytes / count_us * 1e-3,
-                100 * bytes / count_us * 1e-3 / copy_gbs, map_us, 2 * bytes / map_us * 1e-3,
-                100 * 2 * bytes / map_us * 1e-3 / copy_gbs, both_us, 3 * bytes / both_us * 1e-3,
-                100 * 3 * bytes / both_us * 1e-3 / copy_gbs);
+                id_name, v.name, count_us, bytes / count_us * 1e-3, pct(bytes, count_us), map_us,
+                2 * bytes / map_us * 1e-3, pct(2 * bytes, map_us), both_us,
+                3 * bytes / both_us * 1e-3, pct(3 * bytes, both_us));
   }
   for (auto p : in) CHECK(cudaFree(p));
   for (auto p : out) CHECK(cudaFree(p));
@@ -366,7 +438,8 @@ int main(int argc, char** argv) {
   if (only == "all" || only == "bandwidth") {
     std::printf("\n## 3. count / map on 1M tokens x top-8 (8M ids, cube E=256), bytes = ids "
                 "read (+ ids written for map), %% of copy bandwidth\n\n");
-    std::printf("| ids | map match | count | map | count+map |\n|---|---|---|---|---|\n");
+    std::printf("empty-kernel graph replay: %.2f us\n\n", empty_us);
+    std::printf("| ids | variant | count | map | count+map |\n|---|---|---|---|---|\n");
     bench_bandwidth<int32_t>(stream, copy_gbs, "int32");
     bench_bandwidth<int64_t>(stream, copy_gbs, "int64");
   }

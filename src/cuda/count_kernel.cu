@@ -8,7 +8,8 @@
 // counts[E] and clears the accumulator for the next launch.
 // offsets_kernel: per expert, exclusive prefix sums of the tile counts over
 // tiles (fixed order), which map() uses to number each expert's tokens in
-// input order. With few tiles it is skipped and map() sums the earlier
+// input order, and the totals counts[E]. With few tiles it is skipped (the
+// count kernel's last block writes the totals) and map() sums the earlier
 // tiles' counts itself (Tiling::inline_prefix).
 #include <cuda_runtime.h>
 
@@ -36,7 +37,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
 // contiguous range of tiles. Two passes over [tiles][E]: range sums, then
 // the prefixes written back.
 __global__ void __launch_bounds__(kOffsetsWarps * 32)
-    offsets_kernel(int32_t num_tiles, int32_t E, int32_t* __restrict__ partials) {
+    offsets_kernel(int32_t num_tiles, int32_t E, int64_t n, CountState st) {
+  int32_t* __restrict__ partials = st.partials;
   __shared__ int32_t seg[kOffsetsWarps][32];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int e = blockIdx.x * 32 + lane;
@@ -63,6 +65,8 @@ __global__ void __launch_bounds__(kOffsetsWarps * 32)
       seg[w][lane] = run;
       run += s;
     }
+    if (e < E) st.counts[e] = run;
+    if (blockIdx.x == 0 && lane == 0) *st.counted_n = n;
   }
   __syncthreads();
   if (e >= E) return;
@@ -104,7 +108,7 @@ void launch_count(const Id* ids, const Tiling& t, int32_t E, const CountState& s
           ids, t, E, st, err);
   LPLB_CUDA_CHECK_LAUNCH();
   if (t.inline_prefix) return;  // map() sums the few earlier tiles itself
-  offsets_kernel<<<(E + 31) / 32, kOffsetsWarps * 32, 0, stream>>>(t.num_tiles, E, st.partials);
+  offsets_kernel<<<(E + 31) / 32, kOffsetsWarps * 32, 0, stream>>>(t.num_tiles, E, t.n, st);
   LPLB_CUDA_CHECK_LAUNCH();
 }
 

@@ -9,11 +9,14 @@ namespace lplb::cuda::detail {
 
 // One count tile per block (all threads): each warp counts its ids into its
 // own shared-memory histogram (`hist`: [warps][copies][row], row = E or
-// E + 1 ints); the block writes its tile's counts and adds them to a global
-// accumulator (integer atomics: the totals do not depend on their order); the
-// last block to finish copies the totals to counts[E] and clears the
-// accumulator for the next launch. Returns true in that last block (after a
-// barrier: counts[E] is visible to the whole block), false elsewhere.
+// E + 1 ints); the block writes its tile's counts. With few tiles
+// (t.inline_prefix) it also adds them to a global accumulator (integer
+// atomics: the totals do not depend on their order) and the last block to
+// finish copies the totals to counts[E] and clears the accumulator for the
+// next launch; returns true in that last block (after a barrier: counts[E] is
+// visible to the whole block), false elsewhere. With many tiles the offsets
+// kernel, which sums every tile anyway, writes the totals: that saves
+// tiles x E global atomics on E addresses at the end of the launch.
 template <typename Id>
 __device__ __forceinline__ bool count_tile(const Id* __restrict__ ids, const Tiling& t, int32_t E,
                                            const CountState& st, ErrorState* err, int32_t* hist) {
@@ -34,12 +37,22 @@ __device__ __forceinline__ bool count_tile(const Id* __restrict__ ids, const Til
     }
   });
   __syncthreads();
+  if (st.warp_counts != nullptr) {  // each warp's counts, for map()
+    int32_t* out = st.warp_counts + int64_t{blockIdx.x} * t.warps * E;
+    for (int k = threadIdx.x; k < t.warps * E; k += blockDim.x) {
+      const int w = k / E, e = k - w * E;
+      int32_t s = 0;
+      for (int c = 0; c < t.copies; ++c) s += hist[(w * t.copies + c) * row + e];
+      out[k] = s;
+    }
+  }
   for (int e = threadIdx.x; e < E; e += blockDim.x) {
     int32_t s = 0;
     for (int r = 0; r < rows; ++r) s += hist[r * row + e];
     st.partials[int64_t{blockIdx.x} * E + e] = s;
-    if (s != 0) atomicAdd(st.accumulator + e, static_cast<unsigned>(s));
+    if (t.inline_prefix && s != 0) atomicAdd(st.accumulator + e, static_cast<unsigned>(s));
   }
+  if (!t.inline_prefix) return false;
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(st.ticket, 1u) == gridDim.x - 1;

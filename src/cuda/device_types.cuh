@@ -56,6 +56,8 @@ struct MapTables {
   // Split with each prob rounded to float32 first (the probs the Python
   // layer's solve_probs returns), so run() equals solve_probs + map.
   int32_t float32_probs;
+  // 1/T computed per id instead of read from shared memory (same value).
+  int32_t register_reciprocal;
 };
 
 // A device workload array of any supported element type (one kernel serves
@@ -77,6 +79,9 @@ struct CountState {
   unsigned int* ticket;        // blocks finished, zero between launches
   int64_t* counts;             // [E]
   int64_t* counted_n;          // n of the last count
+  // [max_tiles][warps][E] or nullptr: each warp's counts, written by count()
+  // so that map() of the same ids need not count them again.
+  int32_t* warp_counts;
 };
 
 // The group LPs of one launch: grid = num_layers * G blocks.

@@ -44,7 +44,9 @@ __device__ __forceinline__ unsigned warp_match(int key, int bits) {
   }
 }
 
-template <typename Id, MatchKind kMatch, typename Pick>
+// kPrefetch: load the next chunk's ids before ranking this one (more loads
+// in flight per warp, more registers).
+template <typename Id, MatchKind kMatch, typename Pick, bool kPrefetch = false>
 __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
     map_kernel(const Id* __restrict__ ids, Id* __restrict__ out, Tiling t, int32_t E,
                Pick pick, CountState st, ErrorState* err) {
@@ -53,16 +55,22 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
   if (blockIdx.x == 0 && threadIdx.x == 0 && *st.counted_n != t.n)
     atomicOr(&err->bits, kStaleCountBit);
   int32_t* counters = pick.setup(reinterpret_cast<unsigned char*>(smem), st);  // [warps][E]
-  for (int k = threadIdx.x; k < t.warps * E; k += blockDim.x) counters[k] = 0;
-  __syncthreads();
-
-  // Phase A: tokens per expert in each warp's range.
   int32_t* mine = counters + warp * E;
   const WarpRange range = warp_range(t, blockIdx.x, warp);
-  for_each_id_unordered(ids, range.begin, range.end, lane, [&](Id e, int64_t) {
-    if (e >= 0 && e < E) atomicAdd(mine + e, 1);
-  });
-  __syncthreads();
+  if (st.warp_counts != nullptr) {
+    // Phase A done by count(): its per-warp counts of the same ids and tiling.
+    const int32_t* src = st.warp_counts + int64_t{blockIdx.x} * t.warps * E;
+    for (int k = threadIdx.x; k < t.warps * E; k += blockDim.x) counters[k] = src[k];
+    __syncthreads();
+  } else {
+    for (int k = threadIdx.x; k < t.warps * E; k += blockDim.x) counters[k] = 0;
+    __syncthreads();
+    // Phase A: tokens per expert in each warp's range.
+    for_each_id_unordered(ids, range.begin, range.end, lane, [&](Id e, int64_t) {
+      if (e >= 0 && e < E) atomicAdd(mine + e, 1);
+    });
+    __syncthreads();
+  }
   // Starting k of each (warp, expert): earlier tiles, then earlier warps.
   for (int e = threadIdx.x; e < E; e += blockDim.x) {
     int32_t run = 0;
@@ -82,12 +90,21 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
   // Phase B: input order, chunk by chunk.
   const int bits = 32 - __clz(E);  // keys 0..E (E = not a valid expert)
   const unsigned lower_lanes = (1u << lane) - 1u;
-  for (int64_t chunk = range.begin; chunk < range.end; chunk += kChunkIds) {
-    Id v[kIdsPerLane];
+  auto load_chunk = [&](int64_t chunk, Id* v) {
 #pragma unroll
     for (int j = 0; j < kIdsPerLane; ++j) {
       const int64_t pos = chunk + j * 32 + lane;
       v[j] = pos < range.end ? ids[pos] : Id(-1);
+    }
+  };
+  Id v[kIdsPerLane];
+  if constexpr (kPrefetch) load_chunk(range.begin, v);
+  for (int64_t chunk = range.begin; chunk < range.end; chunk += kChunkIds) {
+    Id next[kIdsPerLane];
+    if constexpr (kPrefetch) {
+      load_chunk(chunk + kChunkIds, next);
+    } else {
+      load_chunk(chunk, v);
     }
 #pragma unroll
     for (int j = 0; j < kIdsPerLane; ++j) {
@@ -108,13 +125,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
       if (pos < range.end) out[pos] = phys;
       __syncwarp();
     }
+    if constexpr (kPrefetch) {
+#pragma unroll
+      for (int j = 0; j < kIdsPerLane; ++j) v[j] = next[j];
+    }
   }
 }
 
 // Raises the dynamic shared-memory limit of one instantiation (setup).
-template <typename Id, MatchKind kMatch, typename Pick>
+template <typename Id, MatchKind kMatch, typename Pick, bool kPrefetch = false>
 void configure_map_kernel() {
-  LPLB_CUDA_CHECK(cudaFuncSetAttribute(map_kernel<Id, kMatch, Pick>,
+  LPLB_CUDA_CHECK(cudaFuncSetAttribute(map_kernel<Id, kMatch, Pick, kPrefetch>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        kMapSharedBytes));
 }
@@ -123,7 +144,10 @@ template <typename Id, typename Pick>
 void launch_map_kernel(const Id* ids, Id* out, const Tiling& t, int32_t E, const Pick& pick,
                        size_t smem, const CountState& st, ErrorState* err, cudaStream_t stream,
                        MatchKind match) {
-  if (match == MatchKind::kMatchAny)
+  if (match == MatchKind::kMatchAnyPrefetch)
+    map_kernel<Id, MatchKind::kMatchAny, Pick, true>
+        <<<t.num_tiles, t.warps * 32, smem, stream>>>(ids, out, t, E, pick, st, err);
+  else if (match == MatchKind::kMatchAny)
     map_kernel<Id, MatchKind::kMatchAny, Pick>
         <<<t.num_tiles, t.warps * 32, smem, stream>>>(ids, out, t, E, pick, st, err);
   else

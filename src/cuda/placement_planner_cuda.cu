@@ -62,7 +62,7 @@ struct CudaPlacementPlanner::Impl {
 
   PlacementTables tables() const { return detail::placement_tables(placement, E, P, S, I, max_replicas); }
   CountState count_state() const {
-    return CountState{partials, accumulator, ticket, counts, counted_n};
+    return CountState{partials, accumulator, ticket, counts, counted_n, nullptr};
   }
 
   void allocate() {

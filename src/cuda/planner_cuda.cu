@@ -46,6 +46,9 @@ struct CudaPlanner::Impl {
   bool ballot_match = false;
   bool subset_start = true;
   bool fuse_count_solve = true;
+  bool register_reciprocal = false;
+  bool reuse_warp_counts = false;
+  bool prefetch_ids = false;
   int32_t warps = 1, max_tiles = 1;
   std::vector<int32_t> r2o;  // host copy, for validating placements
 
@@ -55,6 +58,7 @@ struct CudaPlanner::Impl {
   int32_t* o2r_dev = nullptr;
   int32_t* mapping_dev = nullptr;  // phy2log [P*n_loc] | log2phy [E*2] | prob_index [E]
   int32_t* partials = nullptr;     // [max_tiles][E]
+  int32_t* warp_counts = nullptr;  // [max_tiles][warps][E] with reuse_warp_counts
   unsigned int* accumulator = nullptr;  // [E]
   unsigned int* ticket = nullptr;
   int64_t* counts = nullptr;       // [E]
@@ -88,6 +92,7 @@ struct CudaPlanner::Impl {
         static_cast<size_t>(P * D) * 8,             // probs
         static_cast<size_t>(G) * sizeof(GroupResult),  // results
         sizeof(ErrorState),                         // error
+        reuse_warp_counts ? static_cast<size_t>(max_tiles) * warps * E * 4 : 0,  // warp_counts
     };
     size_t total = 0;
     for (size_t s : sizes) total += align_up(s);
@@ -110,6 +115,7 @@ struct CudaPlanner::Impl {
     probs = static_cast<double*>(ptrs[8]);
     results = static_cast<GroupResult*>(ptrs[9]);
     error = static_cast<ErrorState*>(ptrs[10]);
+    warp_counts = reuse_warp_counts ? static_cast<int32_t*>(ptrs[11]) : nullptr;
     LPLB_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&staging), mapping_ints() * 4));
     LPLB_CUDA_CHECK(cudaEventCreateWithFlags(&staged, cudaEventDisableTiming));
   }
@@ -136,7 +142,7 @@ struct CudaPlanner::Impl {
   }
 
   CountState count_state() const {
-    return CountState{partials, accumulator, ticket, counts, counted_n};
+    return CountState{partials, accumulator, ticket, counts, counted_n, warp_counts};
   }
 
   static void add_extras(SolveParams& p, const SolveExtras& x) {
@@ -278,10 +284,12 @@ struct CudaPlanner::Impl {
     detail::check_ids_call(ids, n, out, true, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev(),
-                           float32_probs ? 1 : 0};
+                           float32_probs ? 1 : 0, register_reciprocal ? 1 : 0};
     detail::launch_map(ids, out, t, tables, probs_in != nullptr ? probs_in : probs, count_state(),
                        error, stream,
-                       ballot_match ? detail::MatchKind::kBallot : detail::MatchKind::kMatchAny);
+                       ballot_match    ? detail::MatchKind::kBallot
+                       : prefetch_ids ? detail::MatchKind::kMatchAnyPrefetch
+                                      : detail::MatchKind::kMatchAny);
   }
 };
 
@@ -305,6 +313,12 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   m.ballot_match = options.map_ballot_match;
   m.subset_start = options.exact_subset_start;
   m.fuse_count_solve = options.fuse_count_solve;
+  m.register_reciprocal = options.map_register_reciprocal;
+  m.reuse_warp_counts = options.map_reuse_count;
+  m.prefetch_ids = options.map_prefetch_ids;
+  check_arg(options.count_map_tiles_per_sm >= 0 && options.count_map_tiles_per_sm <= 16,
+            "count_map_tiles_per_sm",
+            "must be in [0, 16], got " + std::to_string(options.count_map_tiles_per_sm));
   m.r2o = topo.r2o_data();
   check_arg(m.S <= lplb::detail::kMaxGroupSize && m.D <= lplb::detail::kMaxSlots, "topology",
             "the CUDA backend supports groups of at most " +
@@ -323,7 +337,9 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   DeviceGuard guard(m.device);
   int sms = 0;
   LPLB_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, m.device));
-  m.max_tiles = std::max(1, sms) * detail::kTilesPerSm;
+  m.max_tiles = std::max(1, sms) * (options.count_map_tiles_per_sm > 0
+                                         ? options.count_map_tiles_per_sm
+                                         : detail::kTilesPerSm);
   m.warps = detail::warps_for_experts(m.E);
 
   try {

@@ -63,6 +63,21 @@ struct CudaPlannerOptions {
   // with the exact warp solver and at most 8 groups: count and solve in one
   // launch (the last count block solves). Same results; off: two launches.
   bool fuse_count_solve = true;
+  // count/map tiles (blocks) per multiprocessor; 0: the default (4). Any
+  // value gives the same results (map numbers tokens independently of the
+  // tiling).
+  int count_map_tiles_per_sm = 0;
+  // map: compute each split expert's 1/T in registers (correctly rounded,
+  // the same value) instead of reading it from a shared-memory table; one
+  // shared-memory gather less per id. Same results either way.
+  bool map_register_reciprocal = false;
+  // count() also stores each warp's counts per expert (tiles x warps x E
+  // ints of device memory) so that map() of the same ids reads them instead
+  // of counting the ids again: map reads the ids once. Same results.
+  bool map_reuse_count = false;
+  // map: load the next chunk's ids before ranking this one (with
+  // __match_any_sync; ignored with map_ballot_match). Same results.
+  bool map_prefetch_ids = false;
 };
 
 // Bits of the device error word.
