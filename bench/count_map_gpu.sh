@@ -11,7 +11,7 @@ mode=${1:?copy|run}
 if [[ $mode == copy ]]; then
   build=${2:?build dir} dir=${3:?target dir}
   mkdir -p "$dir"
-  cp "$build/bench/cuda_bench" "$build/tests/cuda_planner_test" "$dir"/
+  cp "$build/bench/cuda_bench" "$build/tests/cuda_planner_test" "$build/tests/cuda_placement_test" "$dir"/
   cp -L "$(ldd "$dir/cuda_planner_test" | awk '/libcudart/ {print $3}')" "$dir"/
   exit 0
 fi
@@ -28,13 +28,16 @@ if [[ -x $dir/cuda_bench_base ]]; then
 fi
 filter='CudaPlanner.CountAndMap*:CudaPlanner.MapVariants*:CudaPlanner.BallotMatch*:CudaPlanner.Rejects*'
 echo "== cuda_planner_test (count/map)"
-timeout 30 "$dir/cuda_planner_test" --gtest_filter="$filter" > "$out/test_countmap.log" 2>&1
+timeout 25 "$dir/cuda_planner_test" --gtest_filter="$filter" > "$out/test_countmap.log" 2>&1
 echo "rc=$?"; tail -12 "$out/test_countmap.log"
 echo "== memcheck (small)"
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-LPLB_CUDA_TEST_SMALL=1 timeout 30 "$sanitizer" --tool memcheck --error-exitcode 9 \
+LPLB_CUDA_TEST_SMALL=1 timeout 25 "$sanitizer" --tool memcheck --error-exitcode 9 \
   "$dir/cuda_planner_test" --gtest_filter="$filter" > "$out/memcheck.log" 2>&1
 echo "memcheck rc=$?"; tail -6 "$out/memcheck.log"
+echo "== cuda_placement_test (shares count)"
+LPLB_CUDA_TEST_SMALL=1 timeout 20 "$dir/cuda_placement_test" > "$out/test_placement.log" 2>&1
+echo "rc=$?"; grep -E "^\[  (PASSED|FAILED) |FAILED|tests ran" "$out/test_placement.log" | tail -8
 echo "== cuda_planner_test (all)"
-timeout 30 "$dir/cuda_planner_test" > "$out/test_all.log" 2>&1
+timeout 25 "$dir/cuda_planner_test" > "$out/test_all.log" 2>&1
 echo "rc=$?"; grep -E "^\[  (PASSED|FAILED) |FAILED|tests ran" "$out/test_all.log" | tail -12
