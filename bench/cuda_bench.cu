@@ -294,10 +294,8 @@ __global__ void copy_floor_kernel(const int4* __restrict__ a, int4* __restrict__
 struct BandwidthVariant {
   const char* name;
   int tiles_per_sm;  // 0: default
-  bool register_reciprocal;
+  int reuse_count;  // CudaPlannerOptions::map_reuse_count
   bool ballot;
-  bool reuse_count;
-  bool prefetch;
 };
 
 template <typename Id>
@@ -339,29 +337,21 @@ void bench_bandwidth(cudaStream_t stream, double copy_gbs, const char* id_name) 
     CHECK(cudaFree(sink));
   }
   const BandwidthVariant variants[] = {
-      {"default", 0, false, false, false, false},
-      {"1 tile/SM", 1, false, false, false, false},
-      {"2 tiles/SM", 2, false, false, false, false},
-      {"8 tiles/SM", 8, false, false, false, false},
-      {"register 1/T", 0, true, false, false, false},
-      {"prefetch", 0, false, false, false, true},
-      {"reuse count", 0, false, false, true, false},
-      {"reuse count, register 1/T", 0, true, false, true, false},
-      {"reuse count, prefetch", 0, false, false, true, true},
-      {"reuse count, register 1/T, prefetch", 0, true, false, true, true},
-      {"reuse count, register 1/T, prefetch, 2 tiles/SM", 2, true, false, true, true},
-      {"reuse count, register 1/T, prefetch, 8 tiles/SM", 8, true, false, true, true},
-      {"ballot match", 0, false, true, false, false},
-      {"default (again)", 0, false, false, false, false},
+      {"default (map reuses count's per-warp counts here)", 0, -1, false},
+      {"map counts again", 0, 0, false},
+      {"1 tile/SM", 1, -1, false},
+      {"2 tiles/SM", 2, -1, false},
+      {"8 tiles/SM", 8, -1, false},
+      {"2 tiles/SM, map counts again", 2, 0, false},
+      {"ballot match", 0, -1, true},
+      {"default (again)", 0, -1, false},
   };
   for (const BandwidthVariant& v : variants) {
     CudaPlannerOptions o;
     o.max_ids = n;
     o.map_ballot_match = v.ballot;
     o.count_map_tiles_per_sm = v.tiles_per_sm;
-    o.map_register_reciprocal = v.register_reciprocal;
     o.map_reuse_count = v.reuse_count;
-    o.map_prefetch_ids = v.prefetch;
     CudaPlanner gpu(planner, o);
     GraphTimer count(stream), map(stream), both(stream);
     for (int k = 0; k < kCopies; ++k) {

@@ -56,8 +56,6 @@ struct MapTables {
   // Split with each prob rounded to float32 first (the probs the Python
   // layer's solve_probs returns), so run() equals solve_probs + map.
   int32_t float32_probs;
-  // 1/T computed per id instead of read from shared memory (same value).
-  int32_t register_reciprocal;
 };
 
 // A device workload array of any supported element type (one kernel serves

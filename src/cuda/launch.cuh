@@ -22,9 +22,7 @@ void launch_count(const Id* ids, const Tiling& t, int32_t E, const CountState& s
                   ErrorState* err, cudaStream_t stream);
 
 // How map() finds, within a warp, the lanes holding the same expert.
-// How map() finds equal experts in a warp: __match_any_sync (optionally with
-// the next chunk's ids loaded before ranking this one) or ballots.
-enum class MatchKind { kMatchAny, kBallot, kMatchAnyPrefetch };
+enum class MatchKind { kMatchAny, kBallot };
 
 // out[k] = physical id of ids[k], using the offsets of the count() of the
 // same ids (same tiling) and probs[P*D].

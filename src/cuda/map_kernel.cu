@@ -40,18 +40,14 @@ struct LplbPick {
   }
   __device__ int32_t pick(int e, int32_t k) const {
     const int4 s = slots[e];
-    if (s.y >= s.x) return s.z;  // not split: every token stays
-    // __drcp_rn is the correctly rounded 1/T, the table's value bit for bit.
-    const double inv = m.register_reciprocal ? __drcp_rn(static_cast<double>(s.x)) : inv_total[e];
-    return stays_on_original_fast(k, s.y, s.x, inv) ? s.z : s.w;
+    if (s.y >= s.x) return s.z;  // not split: every token stays, no 1/T read
+    return stays_on_original_fast(k, s.y, s.x, inv_total[e]) ? s.z : s.w;
   }
 };
 
 }  // namespace
 
 void configure_map_kernels() {
-  configure_map_kernel<int32_t, MatchKind::kMatchAny, LplbPick, true>();
-  configure_map_kernel<int64_t, MatchKind::kMatchAny, LplbPick, true>();
   configure_map_kernel<int32_t, MatchKind::kMatchAny, LplbPick>();
   configure_map_kernel<int32_t, MatchKind::kBallot, LplbPick>();
   configure_map_kernel<int64_t, MatchKind::kMatchAny, LplbPick>();

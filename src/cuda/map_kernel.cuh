@@ -44,9 +44,7 @@ __device__ __forceinline__ unsigned warp_match(int key, int bits) {
   }
 }
 
-// kPrefetch: load the next chunk's ids before ranking this one (more loads
-// in flight per warp, more registers).
-template <typename Id, MatchKind kMatch, typename Pick, bool kPrefetch = false>
+template <typename Id, MatchKind kMatch, typename Pick>
 __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
     map_kernel(const Id* __restrict__ ids, Id* __restrict__ out, Tiling t, int32_t E,
                Pick pick, CountState st, ErrorState* err) {
@@ -90,21 +88,12 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
   // Phase B: input order, chunk by chunk.
   const int bits = 32 - __clz(E);  // keys 0..E (E = not a valid expert)
   const unsigned lower_lanes = (1u << lane) - 1u;
-  auto load_chunk = [&](int64_t chunk, Id* v) {
+  for (int64_t chunk = range.begin; chunk < range.end; chunk += kChunkIds) {
+    Id v[kIdsPerLane];
 #pragma unroll
     for (int j = 0; j < kIdsPerLane; ++j) {
       const int64_t pos = chunk + j * 32 + lane;
       v[j] = pos < range.end ? ids[pos] : Id(-1);
-    }
-  };
-  Id v[kIdsPerLane];
-  if constexpr (kPrefetch) load_chunk(range.begin, v);
-  for (int64_t chunk = range.begin; chunk < range.end; chunk += kChunkIds) {
-    Id next[kIdsPerLane];
-    if constexpr (kPrefetch) {
-      load_chunk(chunk + kChunkIds, next);
-    } else {
-      load_chunk(chunk, v);
     }
 #pragma unroll
     for (int j = 0; j < kIdsPerLane; ++j) {
@@ -125,17 +114,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
       if (pos < range.end) out[pos] = phys;
       __syncwarp();
     }
-    if constexpr (kPrefetch) {
-#pragma unroll
-      for (int j = 0; j < kIdsPerLane; ++j) v[j] = next[j];
-    }
   }
 }
 
 // Raises the dynamic shared-memory limit of one instantiation (setup).
-template <typename Id, MatchKind kMatch, typename Pick, bool kPrefetch = false>
+template <typename Id, MatchKind kMatch, typename Pick>
 void configure_map_kernel() {
-  LPLB_CUDA_CHECK(cudaFuncSetAttribute(map_kernel<Id, kMatch, Pick, kPrefetch>,
+  LPLB_CUDA_CHECK(cudaFuncSetAttribute(map_kernel<Id, kMatch, Pick>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        kMapSharedBytes));
 }
@@ -144,10 +129,7 @@ template <typename Id, typename Pick>
 void launch_map_kernel(const Id* ids, Id* out, const Tiling& t, int32_t E, const Pick& pick,
                        size_t smem, const CountState& st, ErrorState* err, cudaStream_t stream,
                        MatchKind match) {
-  if (match == MatchKind::kMatchAnyPrefetch)
-    map_kernel<Id, MatchKind::kMatchAny, Pick, true>
-        <<<t.num_tiles, t.warps * 32, smem, stream>>>(ids, out, t, E, pick, st, err);
-  else if (match == MatchKind::kMatchAny)
+  if (match == MatchKind::kMatchAny)
     map_kernel<Id, MatchKind::kMatchAny, Pick>
         <<<t.num_tiles, t.warps * 32, smem, stream>>>(ids, out, t, E, pick, st, err);
   else

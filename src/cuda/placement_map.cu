@@ -61,8 +61,6 @@ size_t placement_map_smem(int64_t E, int64_t S, int32_t warps) {
 }
 
 void configure_placement_map_kernels() {
-  configure_map_kernel<int32_t, MatchKind::kMatchAny, PlacementPick, true>();
-  configure_map_kernel<int64_t, MatchKind::kMatchAny, PlacementPick, true>();
   configure_map_kernel<int32_t, MatchKind::kMatchAny, PlacementPick>();
   configure_map_kernel<int64_t, MatchKind::kMatchAny, PlacementPick>();
 }

@@ -46,9 +46,7 @@ struct CudaPlanner::Impl {
   bool ballot_match = false;
   bool subset_start = true;
   bool fuse_count_solve = true;
-  bool register_reciprocal = false;
-  bool reuse_warp_counts = false;
-  bool prefetch_ids = false;
+  int reuse_warp_counts = -1;  // CudaPlannerOptions::map_reuse_count
   int32_t warps = 1, max_tiles = 1;
   std::vector<int32_t> r2o;  // host copy, for validating placements
 
@@ -92,7 +90,7 @@ struct CudaPlanner::Impl {
         static_cast<size_t>(P * D) * 8,             // probs
         static_cast<size_t>(G) * sizeof(GroupResult),  // results
         sizeof(ErrorState),                         // error
-        reuse_warp_counts ? static_cast<size_t>(max_tiles) * warps * E * 4 : 0,  // warp_counts
+        reuse_warp_counts != 0 ? static_cast<size_t>(max_tiles) * warps * E * 4 : 0,  // warp_counts
     };
     size_t total = 0;
     for (size_t s : sizes) total += align_up(s);
@@ -115,7 +113,7 @@ struct CudaPlanner::Impl {
     probs = static_cast<double*>(ptrs[8]);
     results = static_cast<GroupResult*>(ptrs[9]);
     error = static_cast<ErrorState*>(ptrs[10]);
-    warp_counts = reuse_warp_counts ? static_cast<int32_t*>(ptrs[11]) : nullptr;
+    warp_counts = reuse_warp_counts != 0 ? static_cast<int32_t*>(ptrs[11]) : nullptr;
     LPLB_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&staging), mapping_ints() * 4));
     LPLB_CUDA_CHECK(cudaEventCreateWithFlags(&staged, cudaEventDisableTiming));
   }
@@ -141,8 +139,13 @@ struct CudaPlanner::Impl {
     staged = nullptr;
   }
 
-  CountState count_state() const {
-    return CountState{partials, accumulator, ticket, counts, counted_n, warp_counts};
+  // count() and map() of the same ids see the same tiling and id size, so
+  // they agree on whether the per-warp counts are used.
+  CountState count_state(const Tiling& t, size_t id_bytes) const {
+    const bool reuse = warp_counts != nullptr &&
+                       (reuse_warp_counts > 0 || detail::map_reuses_count(t, E, id_bytes));
+    return CountState{partials, accumulator, ticket, counts, counted_n,
+                      reuse ? warp_counts : nullptr};
   }
 
   static void add_extras(SolveParams& p, const SolveExtras& x) {
@@ -228,7 +231,8 @@ struct CudaPlanner::Impl {
   void count(const Id* ids, int64_t n, cudaStream_t stream) {
     detail::check_ids_call(ids, n, nullptr, false, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
-    detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
+    detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(t, sizeof(Id)), error,
+                         stream);
   }
 
   void solve(detail::WorkloadRef workload, int64_t num_layers, double* probs_out,
@@ -266,7 +270,7 @@ struct CudaPlanner::Impl {
       SolveParams p = solve_params(probs, results);
       add_extras(p, se);
       if (detail::fusable_count_solve(t, p)) {
-        detail::launch_count_solve(ids, t, static_cast<int32_t>(E), count_state(), error, p,
+        detail::launch_count_solve(ids, t, static_cast<int32_t>(E), count_state(t, sizeof(Id)), error, p,
                                    stream);
         map(ids, n, out, nullptr, stream, f32);
         return;
@@ -284,12 +288,11 @@ struct CudaPlanner::Impl {
     detail::check_ids_call(ids, n, out, true, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev(),
-                           float32_probs ? 1 : 0, register_reciprocal ? 1 : 0};
-    detail::launch_map(ids, out, t, tables, probs_in != nullptr ? probs_in : probs, count_state(),
+                           float32_probs ? 1 : 0};
+    detail::launch_map(ids, out, t, tables, probs_in != nullptr ? probs_in : probs,
+                       count_state(t, sizeof(Id)),
                        error, stream,
-                       ballot_match    ? detail::MatchKind::kBallot
-                       : prefetch_ids ? detail::MatchKind::kMatchAnyPrefetch
-                                      : detail::MatchKind::kMatchAny);
+                       ballot_match ? detail::MatchKind::kBallot : detail::MatchKind::kMatchAny);
   }
 };
 
@@ -313,9 +316,9 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   m.ballot_match = options.map_ballot_match;
   m.subset_start = options.exact_subset_start;
   m.fuse_count_solve = options.fuse_count_solve;
-  m.register_reciprocal = options.map_register_reciprocal;
   m.reuse_warp_counts = options.map_reuse_count;
-  m.prefetch_ids = options.map_prefetch_ids;
+  check_arg(options.map_reuse_count >= -1 && options.map_reuse_count <= 1, "map_reuse_count",
+            "must be -1, 0 or 1, got " + std::to_string(options.map_reuse_count));
   check_arg(options.count_map_tiles_per_sm >= 0 && options.count_map_tiles_per_sm <= 16,
             "count_map_tiles_per_sm",
             "must be in [0, 16], got " + std::to_string(options.count_map_tiles_per_sm));

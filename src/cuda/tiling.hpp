@@ -28,6 +28,17 @@ inline size_t count_shared_bytes(int64_t E, int32_t warps, int32_t copies) {
   return static_cast<size_t>(int64_t{warps} * copies * count_row_ints(E, copies) * 4);
 }
 
+// Whether map() reads count()'s per-warp counts instead of counting its ids
+// again: when each warp's ids are at least 3x the bytes of its counts
+// written and read back (8 bytes per expert). Measured at one point (8M ids,
+// E = 256, H200: 8 KB int32 / 16 KB int64 of ids per warp against 2 KB of
+// counts: count + map -2% / -12%); below it (small batches, many experts)
+// the extra count traffic is not paid back, so map counts again.
+inline bool map_reuses_count(const Tiling& t, int64_t E, size_t id_bytes) {
+  const int64_t warp_ids = int64_t{t.chunks} * kChunkIds;
+  return warp_ids * static_cast<int64_t>(id_bytes) >= 3 * 8 * E;
+}
+
 // At most max_tiles tiles, each a whole number of warp chunks per warp.
 inline Tiling make_tiling(int64_t n, int64_t E, int32_t warps, int32_t max_tiles) {
   Tiling t{};

@@ -133,17 +133,14 @@ TEST(CudaSplit, FastRuleEqualsReference) {
 // count() and map() of random ids against Planner::count / Planner::map.
 template <typename Id>
 void check_count_and_map(const Config& c, uint64_t seed, bool ballot, int tiles_per_sm = 0,
-                         bool register_reciprocal = false, bool reuse_count = false,
-                         bool prefetch = false) {
+                         int reuse_count = -1) {
   std::mt19937_64 rng(seed);
   const Planner planner = make_planner(c, rng);
   cuda::CudaPlannerOptions options;
   options.max_ids = 300000;
   options.map_ballot_match = ballot;
   options.count_map_tiles_per_sm = tiles_per_sm;
-  options.map_register_reciprocal = register_reciprocal;
   options.map_reuse_count = reuse_count;
-  options.map_prefetch_ids = prefetch;
   cuda::CudaPlanner gpu(planner, options);
   const int64_t sizes[] = {0, 1, 31, 257, 4096, 4097, 65536 + 3, 299999};
   for (int64_t n : sizes) {
@@ -195,21 +192,20 @@ TEST(CudaPlanner, BallotMatchEqualsCpu) {
 }
 
 // Other tilings (fewer tiles: the count's last block writes the totals;
-// more: the offsets kernel does), both ways to get 1/T, map() with or
-// without count()'s per-warp counts, with or without loading the next chunk
-// ahead give the same ids.
+// more: the offsets kernel does) and map() with or without count()'s
+// per-warp counts give the same ids.
 TEST(CudaPlanner, MapVariantsEqualCpu) {
   SKIP_WITHOUT_DEVICE();
   uint64_t seed = 400;
   for (int tiles : {0, 1, 2, 8})
     for (int variant = 0; variant < 4; ++variant) {
-      const bool reciprocal = variant & 1, reuse = variant & 2;
-      SCOPED_TRACE("tiles/SM=" + std::to_string(tiles) + " reciprocal=" + std::to_string(reciprocal) +
-                   " reuse_count=" + std::to_string(reuse));
+      const int reuse = variant & 1;  // never / always
+      const bool ballot = variant & 2;
+      SCOPED_TRACE("tiles/SM=" + std::to_string(tiles) + " reuse_count=" + std::to_string(reuse) +
+                   " ballot=" + std::to_string(ballot));
       const Config& other = kConfigs[seed % std::size(kConfigs)];
-      check_count_and_map<int32_t>(kConfigs[0], seed++, false, tiles, reciprocal, reuse, true);
-      check_count_and_map<int64_t>(other, seed++, variant == 3, tiles, reciprocal, reuse,
-                                   variant == 1);
+      check_count_and_map<int32_t>(kConfigs[0], seed++, ballot, tiles, reuse);
+      check_count_and_map<int64_t>(other, seed++, ballot, tiles, reuse);
     }
 }
 
@@ -530,6 +526,9 @@ TEST(CudaPlanner, RejectsUnsupportedSizesAndBadMappings) {
   cuda::CudaPlannerOptions bad_tiles;
   bad_tiles.count_map_tiles_per_sm = -1;
   EXPECT_THROW(cuda::CudaPlanner(make_planner(kConfigs[0], rng), bad_tiles), InvalidArgument);
+  cuda::CudaPlannerOptions bad_reuse;
+  bad_reuse.map_reuse_count = 2;
+  EXPECT_THROW(cuda::CudaPlanner(make_planner(kConfigs[0], rng), bad_reuse), InvalidArgument);
   const Planner planner = make_planner(kConfigs[0], rng);
   cuda::CudaPlanner gpu(planner);
   std::vector<int32_t> phy2log = planner.mapping().phy2log;
