@@ -23,8 +23,16 @@ from . import _core
 class PlacementCudaPath:
     """One lplb._core.CudaPlacementPlanner per CUDA device, created on first use."""
 
-    def __init__(self, phy2log: np.ndarray, num_experts: int, ep_size: int, max_ids: int) -> None:
+    def __init__(
+        self,
+        phy2log: np.ndarray,
+        num_experts: int,
+        ep_size: int,
+        max_ids: int,
+        absent: np.ndarray | None = None,
+    ) -> None:
         self._phy2log = phy2log
+        self._absent = absent
         self._E = num_experts
         self._P = ep_size
         self._max_ids = max_ids
@@ -58,7 +66,9 @@ class PlacementCudaPath:
             )
         self._max_ids = max(self._max_ids, n_ids)
         with torch.cuda.device(index):
-            cp = _core.CudaPlacementPlanner(self._phy2log, self._E, self._P, None, self._max_ids, index)
+            cp = _core.CudaPlacementPlanner(
+                self._phy2log, self._E, self._P, self._absent, self._max_ids, index
+            )
         self._by_device[index] = cp
         return cp
 

@@ -82,10 +82,14 @@ void bind_placement(nb::module_& m) {
   c.def(
           "__init__",
           [](PlacementPlanner* self, HostIn<int64_t> phy2log, int64_t num_experts,
-             int64_t ep_size) { new (self) PlacementPlanner(span_of(phy2log), num_experts, ep_size); },
-          "phy2log"_a, "num_experts"_a, "ep_size"_a, Release(),
+             int64_t ep_size, std::optional<HostIn<uint8_t>> absent) {
+            new (self) PlacementPlanner(span_of(phy2log), num_experts, ep_size,
+                                        absent ? span_of(*absent) : std::span<const uint8_t>());
+          },
+          "phy2log"_a, "num_experts"_a, "ep_size"_a, "absent"_a = nb::none(), Release(),
           "phy2log: int64 [ep_size * n_local] host array, every expert in [0, num_experts) at "
-          "least once. Raises ValueError otherwise.")
+          "least once; absent: None or uint8 [num_physical], nonzero = the slot cannot serve "
+          "(every expert keeps a present slot). Raises ValueError otherwise.")
       .def_prop_ro("num_experts", &PlacementPlanner::num_experts)
       .def_prop_ro("ep_size", &PlacementPlanner::ep_size)
       .def_prop_ro("n_local", &PlacementPlanner::n_local)

@@ -2,6 +2,7 @@
 // phy2log directly (one variable per physical slot, no grouping):
 //   min L  s.t.  sum_{s holds e} x_s = w_e  for every expert e,
 //                sum_{s on rank r} x_s - L <= 0  for every rank r,  x >= 0.
+// Absent slots (optional mask, nonzero = absent) get x_s = 0.
 // Only compiled when CLP is found (LPLB_HAVE_CLP).
 #pragma once
 
@@ -16,7 +17,8 @@ namespace lplb::test {
 
 // Returns the optimal max rank load, or -1 if CLP did not report optimal.
 inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E, int64_t P,
-                                  const std::vector<double>& w) {
+                                  const std::vector<double>& w,
+                                  const std::vector<uint8_t>& absent = {}) {
   const int64_t n = static_cast<int64_t>(phy2log.size()), n_local = n / P;
   const int ncols = static_cast<int>(n + 1), nrows = static_cast<int>(E + P);
   const int L = static_cast<int>(n);
@@ -39,6 +41,8 @@ inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E
                           static_cast<CoinBigIndex>(vals.size()));
   std::vector<double> col_lb(ncols, 0.0), col_ub(ncols, COIN_DBL_MAX), obj(ncols, 0.0);
   obj[L] = 1.0;
+  for (size_t s = 0; s < absent.size(); ++s)
+    if (absent[s]) col_ub[s] = 0.0;
   std::vector<double> row_lb(nrows), row_ub(nrows);
   for (int64_t e = 0; e < E; ++e) row_lb[e] = row_ub[e] = w[e];
   for (int64_t r = 0; r < P; ++r) {
