@@ -40,12 +40,22 @@ struct ReplanOptions {
   // per-expert standard deviation over the history (0 or a one-step
   // history: no hedged scenario).
   double hedge_deviations = 1.0;
-  // Its weight in the objective (the mean scenario has 1 - hedge_weight).
+  // Its weight in the objective (the mean scenario has what the hedged and
+  // the recent ones leave).
   double hedge_weight = 0.5;
+  // The newest `recent_steps` steps of the history as scenarios of their
+  // own, together weighing recent_weight (the per-batch LP's expectation
+  // over real batches, not only over a smoothed prediction).
+  int64_t recent_steps = 8;
+  double recent_weight = 0.5;
   // Candidates per round: receiving experts and donor slots (pairs tried =
   // receivers * donors at most).
   int64_t receivers = 4;
   int64_t donors = 6;
+  // Pairs are screened on the heaviest scenario alone; this many of the
+  // best are then scored on all scenarios (24 = every pair: screening on
+  // one scenario lost quality in the measurements of docs/PLACEMENT.md).
+  int64_t finalists = 24;
 };
 
 struct ReplanMove {

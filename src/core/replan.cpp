@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "core/input_checks.hpp"
 #include "core/placement_layout.hpp"
@@ -29,7 +30,11 @@ void check_options(const ReplanOptions& o) {
             "hedge_deviations must be finite and >= 0");
   check_arg(finite(o.hedge_weight) && o.hedge_weight >= 0 && o.hedge_weight <= 1, "options",
             "hedge_weight must be in [0, 1]");
-  check_arg(o.receivers >= 1 && o.donors >= 1, "options", "receivers and donors must be >= 1");
+  check_arg(finite(o.recent_weight) && o.recent_weight >= 0 && o.hedge_weight + o.recent_weight <= 1,
+            "options", "recent_weight must be >= 0 and hedge_weight + recent_weight <= 1");
+  check_arg(o.recent_steps >= 0, "options", "recent_steps must be >= 0");
+  check_arg(o.receivers >= 1 && o.donors >= 1 && o.finalists >= 1, "options",
+            "receivers, donors and finalists must be >= 1");
 }
 
 // The recency-weighted mean, and mean + hedge_deviations * sd (the plain
@@ -52,7 +57,12 @@ std::vector<Scenario> make_scenarios(std::span<const double> history, int64_t st
   for (double& m : mean) m /= weights;
   std::vector<Scenario> out;
   const double hedge = steps > 1 && o.hedge_deviations > 0 ? o.hedge_weight : 0.0;
-  out.push_back({mean, 1.0 - hedge, 0.0});
+  const int64_t recent = std::min(o.recent_steps, steps);
+  const double recent_weight = recent > 0 ? o.recent_weight : 0.0;
+  out.push_back({mean, 1.0 - hedge - recent_weight, 0.0});
+  for (int64_t t = steps - recent; t < steps; ++t)
+    out.push_back({std::vector<double>(history.begin() + t * E, history.begin() + (t + 1) * E),
+                   recent_weight / static_cast<double>(recent), 0.0});
   if (hedge > 0) {
     const double n = static_cast<double>(steps);
     std::vector<double> hedged(E);
@@ -84,6 +94,10 @@ class Greedy {
         scenarios_(std::move(scenarios)), current_(std::move(phy2log)),
         lp_(E, P, n_local_), changed_(current_.size(), 0), count_(E, 0), unchanged_(E, 0) {
     for (int32_t e : current_) ++count_[e], ++unchanged_[e];
+    // Heaviest scenario first: the early exit of score() then prunes most.
+    std::stable_sort(scenarios_.begin(), scenarios_.end(),
+                     [](const Scenario& x, const Scenario& y) { return x.weight > y.weight; });
+    for (const Scenario& sc : scenarios_) total_weight_ += sc.weight;
   }
 
   const std::vector<int32_t>& placement() const { return current_; }
@@ -101,8 +115,9 @@ class Greedy {
     const double now = analyse();
     std::vector<int32_t> receivers = pick_receivers();
     std::vector<int32_t> donors = pick_donors();
-    double best = now * (1.0 - 1e-9);
-    int32_t best_expert = -1, best_slot = -1;
+    // Screen every pair on the heaviest scenario alone, then score the
+    // `finalists` best in full.
+    std::vector<std::tuple<double, int32_t, int32_t>> screened;
     for (int32_t a : receivers)
       for (int32_t s : donors) {
         const int32_t r = static_cast<int32_t>(s / n_local_);
@@ -110,14 +125,26 @@ class Greedy {
         const int32_t b = current_[s];
         current_[s] = a;
         lp_.load(current_);
-        const double value = score();
+        screened.emplace_back(lp_.solve(scenarios_[0].load.data()), a, s);
         current_[s] = b;
-        if (value < best) {
-          best = value;
-          best_expert = a;
-          best_slot = s;
-        }
       }
+    const size_t n = std::min(screened.size(), static_cast<size_t>(o_.finalists));
+    std::partial_sort(screened.begin(), screened.begin() + n, screened.end());
+    double best = now * (1.0 - 1e-9);
+    int32_t best_expert = -1, best_slot = -1;
+    for (size_t k = 0; k < n; ++k) {
+      const auto [first, a, s] = screened[k];
+      const int32_t b = current_[s];
+      current_[s] = a;
+      lp_.load(current_);
+      const double value = score(best);
+      current_[s] = b;
+      if (value < best) {
+        best = value;
+        best_expert = a;
+        best_slot = s;
+      }
+    }
     if (best_slot < 0) return false;
     const int32_t b = current_[best_slot];
     moves.push_back({best_slot, best_expert, b, 0});
@@ -129,10 +156,17 @@ class Greedy {
   }
 
  private:
-  double score() {
+  // The objective of the loaded graph; stops early (returning a value >=
+  // `cutoff`) once it cannot end below cutoff: no scenario's optimum is
+  // below its mean rank load, so the rest adds at least their weights.
+  double score(double cutoff = INFINITY) {
     ++evaluations_;
-    double value = 0;
-    for (const Scenario& sc : scenarios_) value += sc.weight * sc.inv_mean * lp_.solve(sc.load.data());
+    double value = 0, rest = total_weight_;
+    for (const Scenario& sc : scenarios_) {
+      rest -= sc.weight;
+      value += sc.weight * sc.inv_mean * lp_.solve(sc.load.data());
+      if (value + rest >= cutoff) return INFINITY;
+    }
     return value;
   }
 
@@ -157,34 +191,26 @@ class Greedy {
     return std::binary_search(lp_.ranks_begin(e), lp_.ranks_end(e), r);
   }
 
-  // Experts whose every rank is a bottleneck rank of some scenario, highest
-  // load per replica first; scenarios take turns so each gets its share.
+  // Experts whose every rank is a bottleneck rank of some scenario, by
+  // their load per replica (as an imbalance) summed over the scenarios
+  // where they are stuck, weighted; the `receivers` highest.
   std::vector<int32_t> pick_receivers() const {
-    std::vector<std::vector<int32_t>> per(scenarios_.size());
-    for (size_t i = 0; i < scenarios_.size(); ++i) {
-      const std::vector<double>& w = scenarios_[i].load;
-      for (int32_t e = 0; e < E_; ++e) {
-        bool inside = w[e] > 0;
+    std::vector<std::pair<double, int32_t>> scored;
+    for (int32_t e = 0; e < E_; ++e) {
+      double score = 0;
+      for (size_t i = 0; i < scenarios_.size(); ++i) {
+        const Scenario& sc = scenarios_[i];
+        bool inside = sc.load[e] > 0;
         for (const int32_t* r = lp_.ranks_begin(e); r != lp_.ranks_end(e) && inside; ++r)
           inside = in_set_[i][*r] != 0;
-        if (inside) per[i].push_back(e);
+        if (inside) score += sc.weight * sc.inv_mean * sc.load[e] / count_[e];
       }
-      std::stable_sort(per[i].begin(), per[i].end(), [&](int32_t x, int32_t y) {
-        return w[x] / count_[x] > w[y] / count_[y];
-      });
+      if (score > 0) scored.push_back({-score, e});
     }
+    const size_t n = std::min(scored.size(), static_cast<size_t>(o_.receivers));
+    std::partial_sort(scored.begin(), scored.begin() + n, scored.end());
     std::vector<int32_t> out;
-    for (size_t k = 0; static_cast<int64_t>(out.size()) < o_.receivers; ++k) {
-      bool any = false;
-      for (const auto& list : per)
-        if (k < list.size()) {
-          any = true;
-          if (std::find(out.begin(), out.end(), list[k]) == out.end() &&
-              static_cast<int64_t>(out.size()) < o_.receivers)
-            out.push_back(list[k]);
-        }
-      if (!any) break;
-    }
+    for (size_t k = 0; k < n; ++k) out.push_back(scored[k].second);
     return out;
   }
 
@@ -223,6 +249,7 @@ class Greedy {
   std::vector<std::vector<double>> rank_load_;
   std::vector<std::vector<uint8_t>> in_set_;
   int64_t evaluations_ = 0;
+  double total_weight_ = 0;
 };
 
 // For every move, a rank that holds the expert before and after (a slot

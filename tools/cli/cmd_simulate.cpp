@@ -28,7 +28,7 @@ void write_json_file(const nlohmann::json& doc, const std::string& path) {
 
 struct SimulateArgs {
   sim::SimOptions options;
-  int64_t experts = 256, steps = 500, layer = 0;
+  int64_t experts = 256, steps = 500, layer = 0, move_budget = 4;
   std::string json, plot, cost_model;
   bool quiet = false;
 };
@@ -68,7 +68,7 @@ void setup_simulate(CLI::App& app) {
                                 "replay counts[steps][layers][experts] from a JSON(.gz) trace");
   auto* layer = cmd->add_option("--layer", a->layer, "with --trace: replay only this layer");
   cmd->add_option("--methods", o.methods, "comma-separated subset of none,eplb,lplb_ipm,lplb_exact,lplb_moves,"
-                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp,hybrid_node_lp (default: all; with "
+                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp,hybrid_node_lp,online_lp (default: all; with "
                   "R > E/P all but lplb_*)")
       ->delimiter(',');
   cmd->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node: LPLB's EPLB reorder, cross-node traffic")
@@ -78,6 +78,13 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--threads", o.threads, "sampling threads (0: all cores)")->capture_default_str();
   cmd->add_option("--json", a->json, "write all figures and per-step series here");
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
+  auto* budget = cmd->add_option("--move-budget", a->move_budget,
+                                 "online_lp: slots rewritten per layer per refresh (default 4)");
+  cmd->add_option("--move-steps", o.move_steps,
+                  "online_lp: steps a rewritten slot serves nothing while its copy lands")
+      ->capture_default_str();
+  cmd->add_option("--expert-mb", o.expert_mb, "MB copied per rewritten slot (weight traffic)")
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
   cmd->add_flag("--gpu", o.gpu,
                 "solve the placement LP methods (eplb_lp, lplb_lp, hybrid_lp) on the GPU "
@@ -88,8 +95,9 @@ void setup_simulate(CLI::App& app) {
   // The synthetic stream's knobs mean nothing for a replayed trace.
   for (CLI::Option* opt : {topk, tokens, skew, drift, noise, seed, base}) opt->excludes(trace);
 
-  cmd->callback([a, experts, steps, layer] {
+  cmd->callback([a, experts, steps, layer, budget] {
     sim::SimOptions opt = a->options;
+    if (budget->count() > 0) opt.move_budget = a->move_budget;
     if (experts->count() > 0) opt.experts = a->experts;
     if (steps->count() > 0) opt.steps = a->steps;
     if (layer->count() > 0) opt.layer = a->layer;

@@ -108,7 +108,8 @@ std::vector<std::string> resolve_methods(const std::vector<std::string>& asked) 
 }
 
 // Summary figures over the series from index `first` on.
-void summarise(MethodResult& m, size_t first, double none_time, double none_modelled) {
+void summarise(MethodResult& m, size_t first, double none_time, double none_modelled,
+               double expert_mb) {
   const std::vector<double> x(m.imbalance.begin() + first, m.imbalance.end());
   m.imbalance_mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
   m.imbalance_p50 = percentile(x, 0.5);
@@ -122,6 +123,11 @@ void summarise(MethodResult& m, size_t first, double none_time, double none_mode
   m.time_rel = none_modelled > 0 ? modelled / none_modelled : 1.0;
   m.tokens_moved_mean = m.tokens_moved_total / static_cast<double>(x.size());
   m.tokens_cross_node_mean = m.tokens_cross_node_total / static_cast<double>(x.size());
+  // Per layer per 100 steps: x holds one entry per (step, layer).
+  m.changes_per_100 = 100.0 * static_cast<double>(m.slot_changes) / static_cast<double>(x.size());
+  m.cross_node_per_100 =
+      100.0 * static_cast<double>(m.slot_changes_cross_node) / static_cast<double>(x.size());
+  m.traffic_mb_per_100 = m.changes_per_100 * expert_mb;
 }
 
 }  // namespace
@@ -213,6 +219,11 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
   ctx.cost_model = o.cost_model;
   ctx.gpu = o.gpu;
+  if (o.move_budget) check_arg(*o.move_budget >= 0, "--move-budget", "must be >= 0, got " + std::to_string(*o.move_budget));
+  check_arg(o.move_steps >= 0, "--move-steps", "must be >= 0, got " + std::to_string(o.move_steps));
+  check_arg(std::isfinite(o.expert_mb) && o.expert_mb >= 0, "--expert-mb", "must be finite and >= 0");
+  ctx.move_budget = o.move_budget.value_or(ctx.move_budget);
+  ctx.move_steps = o.move_steps;
   const auto is_lplb = [](const std::string& n) { return n.starts_with("lplb"); };
   if (o.methods.empty() && o.redundant > E / o.ep) {
     // Decode-style layouts (one or two experts per GPU, R > E/P) suit only the
@@ -242,6 +253,9 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   config["refresh"] = o.refresh;
   config["warmup"] = o.warmup;
   config["gpu"] = o.gpu;
+  config["move_budget"] = ctx.move_budget;
+  config["move_steps"] = o.move_steps;
+  config["expert_mb"] = o.expert_mb;
   config["layers"] = layers;
   config["methods"] = names;
   config["cost_model"] = {{"a_us", o.cost_model.a_us},
@@ -278,7 +292,18 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
     for (int64_t l = 0; l < streams; ++l) {
       if (s > 0 && s % o.refresh == 0) {
         const std::vector<double> h = history[l].sum();
-        for (auto& b : balancers[l]) b->refresh(h);
+        for (size_t k = 0; k < names.size(); ++k) {
+          Balancer& b = *balancers[l][k];
+          const std::optional<WeightTraffic> before = b.traffic();
+          b.refresh(h);
+          const std::optional<WeightTraffic> after = b.traffic();
+          MethodResult& m = result.methods[k];
+          m.counts_traffic = after.has_value();
+          if (s >= o.warmup && before && after) {
+            m.slot_changes += after->slot_changes - before->slot_changes;
+            m.slot_changes_cross_node += after->cross_node - before->cross_node;
+          }
+        }
       }
       for (size_t k = 0; k < names.size(); ++k) {
         Balancer& b = *balancers[l][k];
@@ -303,7 +328,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   const double none_time = std::accumulate(none_max.begin() + first, none_max.end(), 0.0);
   const auto& none_modelled = result.methods[0].max_time_us;
   const double none_us = std::accumulate(none_modelled.begin() + first, none_modelled.end(), 0.0);
-  for (auto& m : result.methods) summarise(m, first, none_time, none_us);
+  for (auto& m : result.methods) summarise(m, first, none_time, none_us, o.expert_mb);
   result.config = std::move(config);
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
