@@ -14,6 +14,7 @@
 #include "sim/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
+#include "sim/sweep_moves.hpp"
 
 namespace lplb::cli {
 namespace {
@@ -30,7 +31,7 @@ struct SimulateArgs {
   sim::SimOptions options;
   int64_t experts = 256, steps = 500, layer = 0, move_budget = 4;
   std::string json, plot, cost_model;
-  bool quiet = false;
+  bool quiet = false, sweep_moves = false;
 };
 
 void setup_simulate(CLI::App& app) {
@@ -85,6 +86,9 @@ void setup_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--expert-mb", o.expert_mb, "MB copied per rewritten slot (weight traffic)")
       ->capture_default_str();
+  cmd->add_flag("--sweep-moves", a->sweep_moves,
+                "print quality vs weight traffic: online_lp over budgets {1,2,4,8,16} x refresh "
+                "{5,10,50} and hybrid_lp refreshed every {5,10,50,100,500} steps");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
   cmd->add_flag("--gpu", o.gpu,
                 "solve the placement LP methods (eplb_lp, lplb_lp, hybrid_lp) on the GPU "
@@ -112,6 +116,14 @@ void setup_simulate(CLI::App& app) {
     sim::ProgressBar bar("simulate", !a->quiet && sim::ProgressBar::stderr_is_terminal());
     sim::SimHooks hooks;
     hooks.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
+    if (a->sweep_moves) {
+      check_arg(a->json.empty() && a->plot.empty(), "--sweep-moves",
+                "prints a table only; cannot be combined with --json or --plot");
+      const std::string table = sim::sweep_moves(opt, hooks);
+      bar.finish();
+      std::fputs(table.c_str(), stdout);
+      return;
+    }
     const sim::SimResult result = sim::run_simulation(opt, hooks);
     bar.finish();
     if (result.num_steps <= opt.refresh)
