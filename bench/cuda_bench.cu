@@ -84,10 +84,10 @@ void bench_solve(cudaStream_t stream, double empty_us) {
   std::printf("\n## 1. Solve latency per launch (median of graph replays, us; one graph = one "
               "kernel for all groups)\n");
   std::printf("empty-kernel graph replay: %.2f us\n\n", empty_us);
-  std::printf("| case | groups | exact (warp) | exact (1 thread) | ipm (block) | ipm (1 thread) | "
-              "ipm-block/exact | ipm fallback | ipm infeasible | ipm gap>1e-3 | ipm mean gap | "
+  std::printf("| case | groups | exact (warp) | exact (warp, mean start) | exact (1 thread) | "
+              "ipm (block) | ipm (1 thread) | ipm-block/exact | ipm fallback | ipm infeasible | ipm gap>1e-3 | ipm mean gap | "
               "exact rounds (mean/max) | exact pulses (mean/max) | relabel sweeps (mean) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::mt19937_64 rng(2024);
   for (const Case& c : cases) {
     const Planner planner = make_planner(c, SolverKind::kExact, rng);
@@ -97,11 +97,12 @@ void bench_solve(cudaStream_t stream, double empty_us) {
       host_w.push_back(batch_counts(c.E, c.P, rng));
       workloads.push_back(device_copy(host_w.back()));
     }
-    auto time_solver = [&](SolverKind kind, bool single, int reps) {
+    auto time_solver = [&](SolverKind kind, bool single, int reps, bool subset_start = true) {
       CudaPlannerOptions o;
       o.max_ids = 1024;
       o.ipm_single_thread = single;
       o.exact_single_thread = single;
+      o.exact_subset_start = subset_start;
       CudaPlanner gpu(planner, o);
       gpu.set_solver(kind);
       GraphTimer timer(stream);
@@ -113,6 +114,7 @@ void bench_solve(cudaStream_t stream, double empty_us) {
       return timer.median_us(n, std::min(n, 5));
     };
     const double exact_us = time_solver(SolverKind::kExact, false, 400);
+    const double exact_mean_start_us = time_solver(SolverKind::kExact, false, 400, false);
     const double exact1_us = time_solver(SolverKind::kExact, true, 100);
     const double ipm_us = time_solver(SolverKind::kIpm, false, 200);
     const double ipm1_us = time_solver(SolverKind::kIpm, true, 20);
@@ -168,9 +170,10 @@ void bench_solve(cudaStream_t stream, double empty_us) {
         relabels += e.relabels;
       }
     const double n_lp = double(layers * G);
-    std::printf("| %s | %lld | %.2f | %.2f | %.2f | %.1f | %.1fx | %.1f%% | %.1f%% | %.1f%% | %.4f | "
+    std::printf("| %s | %lld | %.2f | %.2f | %.2f | %.2f | %.1f | %.1fx | %.1f%% | %.1f%% | %.1f%% | %.4f | "
                 "%.2f/%lld | %.1f/%lld | %.1f |\n",
-                c.name, static_cast<long long>(G), exact_us, exact1_us, ipm_us, ipm1_us,
+                c.name, static_cast<long long>(G), exact_us, exact_mean_start_us, exact1_us, ipm_us,
+                ipm1_us,
                 ipm_us / exact_us,
                 100.0 * fallback / n_lp, 100.0 * infeasible / n_lp, 100.0 * off / n_lp,
                 gap_sum / n_lp, rounds / n_lp, static_cast<long long>(max_rounds), pulses / n_lp,
@@ -225,10 +228,14 @@ std::vector<Id> random_ids(int64_t n, int64_t E, std::mt19937_64& rng) {
 // Section 2: count -> solve -> map in one graph.
 void bench_pipeline(cudaStream_t stream) {
   std::printf("\n## 2. Full pipeline count -> solve -> map, one graph (median us)\n\n");
-  std::printf("| case | ids | id type | run() graph | count | solve | map |\n|---|---|---|---|---|---|---|\n");
+  std::printf("| case | ids | id type | run() graph | run() graph, count and solve not fused | "
+              "count | solve | map |\n|---|---|---|---|---|---|---|---|\n");
   std::mt19937_64 rng(7);
   const Case cases[] = {{"cube P=32", "cube", 256, 32, 2},
+                        {"cube P=256", "cube", 2048, 256, 2},
                         {"hypercube P=16", "hypercube", 256, 16, 2},
+                        {"torus:8x4 P=32", "torus:8x4", 256, 32, 2},
+                        {"ring:8 P=32", "ring:8", 256, 32, 2},
                         {"random S=64 D=4 P=64", "random:64:4", 512, 64, 4}};
   for (const Case& c : cases) {
     const Planner planner = make_planner(c, SolverKind::kExact, rng);
@@ -240,10 +247,15 @@ void bench_pipeline(cudaStream_t stream) {
     for (int k = 0; k < 4; ++k) in.push_back(device_copy(random_ids<int32_t>(n, c.E, rng)));
     int32_t* out;
     CHECK(cudaMalloc(&out, n * 4));
-    GraphTimer all(stream), count(stream), solve(stream), map(stream);
+    CudaPlannerOptions o2 = o;
+    o2.fuse_count_solve = false;
+    CudaPlanner plain(planner, o2);
+    GraphTimer all(stream), all_plain(stream), count(stream), solve(stream), map(stream);
     for (int k = 0; k < 4; ++k) {
       all.capture([&](cudaStream_t s) { gpu.run(in[k], n, out, s); });
+      all_plain.capture([&](cudaStream_t s) { plain.run(in[k], n, out, s); });
     }
+    const double all_plain_us = all_plain.median_us(400);
     count.capture([&](cudaStream_t s) { gpu.count(in[0], n, s); });
     const double count_us = count.median_us(300);
     solve.capture([&](cudaStream_t s) { gpu.solve(gpu.counts(), s); });
@@ -252,8 +264,8 @@ void bench_pipeline(cudaStream_t stream) {
     const double map_us = map.median_us(300);
     const double all_us = all.median_us(400);
     gpu.check_errors(stream);
-    std::printf("| %s | %lld | int32 | %.2f | %.2f | %.2f | %.2f |\n", c.name,
-                static_cast<long long>(n), all_us, count_us, solve_us, map_us);
+    std::printf("| %s | %lld | int32 | %.2f | %.2f | %.2f | %.2f | %.2f |\n", c.name,
+                static_cast<long long>(n), all_us, all_plain_us, count_us, solve_us, map_us);
     for (auto p : in) CHECK(cudaFree(p));
     CHECK(cudaFree(out));
   }

@@ -24,6 +24,7 @@ ctest --test-dir build --output-on-failure -j"$JOBS" --timeout 600
 
 echo "== Python package and tests"
 bash scripts/test-python.sh
+bash scripts/test-wheel.sh
 
 echo "== C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 bash scripts/sanitize.sh

@@ -13,7 +13,7 @@ The layer's output with each balancer is compared with the unbalanced one on
 the first --check-steps steps (fp32, normwise; see README.md for the bound).
 
     python3 examples/torch_moe/run.py                                   # synthetic, CUDA if present
-    python3 examples/torch_moe/run.py --trace ../shared/traces/dev_trace_skewed.json.gz --steps 40
+    python3 examples/torch_moe/run.py --trace data/traces/skewed.json.gz --steps 40
     python3 examples/torch_moe/run.py --device cpu --shapes tiny --ep 8 --tokens-per-rank 64 --window 4 --steps 3
 
 Placements are planned at step --window from the previous --window steps'

@@ -7,16 +7,21 @@
 #
 # Usage (from the repository root, on the GPU machine; logs and a tarball
 # of the outputs in $OUT):
-#   examples/torch_moe/run_gpu.sh DEPS TRACES [STEPS]
+#   examples/torch_moe/run_gpu.sh DEPS [TRACES [STEPS]]
 # DEPS: a prefix holding nlohmann-json's headers and CMake package
-#   (include/nlohmann, share/cmake/nlohmann_json) for the package build;
-# TRACES: a folder with dev_trace_skewed.json.gz and dev_trace_balanced.json.gz;
+#   (include/nlohmann, share/cmake/nlohmann_json) for the package build
+#   (unused when lplb is importable already);
+# TRACES: a folder with skewed.json.gz and balanced.json.gz (or
+#   dev_trace_*.json.gz); default data/traces (the shipped excerpts);
 # STEPS: measured steps per workload (default 40: about 25 s each).
 # Environment: MOE_RUNS="skewed balanced synthetic" (which workloads, in order).
+# Afterwards, on a machine with the lplb command (no GPU needed), the table
+# for bench/RESULTS.md: untar $OUT/torch_moe_out.tgz into DIR, then
+#   python3 examples/torch_moe/compare_sim.py --lplb build/tools/lplb DIR/skewed DIR/balanced DIR/synthetic
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 deps=$(cd "${1:?DEPS}" && pwd)
-traces=$(cd "${2:?TRACES}" && pwd)
+traces=$(cd "${2:-data/traces}" && pwd)
 steps=${3:-40}
 OUT=${OUT:-$PWD/gpu-out}
 work=/tmp/torch_moe_out
@@ -41,7 +46,9 @@ step compile_check 60 python3 examples/torch_moe/compile_check.py --methods eplb
 for run in ${MOE_RUNS:-skewed balanced synthetic}; do
   case $run in
     synthetic) src=() ;;
-    *) src=(--trace "$traces/dev_trace_$run.json.gz") ;;
+    *) f=$traces/$run.json.gz
+       [ -f "$f" ] || f=$traces/dev_trace_$run.json.gz
+       src=(--trace "$f") ;;
   esac
   step "moe_$run" $((40 + steps)) python3 examples/torch_moe/run.py "${src[@]}" --steps "$steps" --out "$work/$run"
 done

@@ -128,8 +128,6 @@ class Planner {
                       std::vector<double>& block) const;
   template <typename Id>
   void map_impl(std::span<const Id> ids, std::span<const double> probs, std::span<Id> out) const;
-  template <typename Id>
-  SolveOutput run_impl(std::span<const Id> ids, std::span<Id> out, Communicator* comm) const;
 };
 
 // max / mean of loads (1 for an all-zero vector).

@@ -56,7 +56,7 @@ class CudaPath:
         self._f32 = torch.float32
         self._empty = torch.empty
         self._empty_like = torch.empty_like
-        self._devices: dict[int, Any] = {}
+        self._templates: dict[int, Any] = {}  # index -> (probs, workload) to copy shapes from
         # torch.cuda.current_stream() builds a Stream object (microseconds);
         # the raw handle of the same stream is what the extension needs.
         raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
@@ -120,12 +120,17 @@ class CudaPath:
         counter = self._fast_counter(avail_counter, index)
         if counter is None:
             return None
-        device = self._devices.get(index)
-        if device is None:
-            device = self._devices[index] = workload.device
+        # empty_like of a kept tensor costs about half of torch.empty with
+        # shape, dtype and device arguments.
+        like = self._templates.get(index)
+        if like is None:  # shapes are fixed per planner
+            like = self._templates[index] = (
+                self._empty(shape_p, dtype=self._f32, device=workload.device),
+                self._empty(shape_w, dtype=self._f32, device=workload.device),
+            )
         stream = self._raw_stream(index)
-        probs = self._empty(shape_p, dtype=self._f32, device=device)
-        global_w = self._empty(shape_w, dtype=self._f32, device=device)
+        probs = self._empty_like(like[0])
+        global_w = self._empty_like(like[1])
         cp.solve_raw(workload.data_ptr(), code, probs.data_ptr(), global_w.data_ptr(), stream,
                      counter[0], counter[1])
         if self._check:
@@ -167,9 +172,13 @@ class CudaPath:
             )
         self._max_ids = max(self._max_ids, n_ids)
         with torch.cuda.device(index):
-            cp = _core.CudaPlanner(self._core, self._max_ids, 1, index)
+            cp = self._make(index)
         self._by_device[index] = cp
         return cp
+
+    def _make(self, index: int) -> Any:
+        """The device planner for CUDA device `index` (made current)."""
+        return _core.CudaPlanner(self._core, self._max_ids, 1, index)
 
     def _after(self, cp: Any, stream: int) -> None:
         if self._check:

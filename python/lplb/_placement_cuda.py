@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._cuda import CudaPath
 
 
-class PlacementCudaPath:
-    """One lplb._core.CudaPlacementPlanner per CUDA device, created on first use."""
+class PlacementCudaPath(CudaPath):
+    """One lplb._core.CudaPlacementPlanner per CUDA device, created on first
+    use (the device plumbing is CudaPath's)."""
 
     def __init__(
         self,
@@ -31,51 +33,16 @@ class PlacementCudaPath:
         max_ids: int,
         absent: np.ndarray | None = None,
     ) -> None:
+        super().__init__(None, max_ids, False)
         self._phy2log = phy2log
         self._absent = absent
         self._E = num_experts
         self._P = ep_size
-        self._max_ids = max_ids
-        self._by_device: dict[int, Any] = {}
 
-    @staticmethod
-    def _torch() -> Any:
-        import torch
-
-        return torch
-
-    @staticmethod
-    def _dl(t: Any) -> Any:
-        from torch.utils.dlpack import to_dlpack
-
-        return to_dlpack(t)
-
-    def _stream(self, device: Any) -> int:
-        return self._torch().cuda.current_stream(device).cuda_stream
-
-    def _planner(self, device: Any, n_ids: int = 0) -> Any:
-        torch = self._torch()
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        cp = self._by_device.get(index)
-        if cp is not None and n_ids <= cp.max_ids:
-            return cp
-        if torch.cuda.is_current_stream_capturing():
-            raise ValueError(
-                f"idx: {n_ids} ids exceed the {self._max_ids} the device workspace was sized "
-                "for, and it cannot grow during CUDA graph capture: call once before capturing"
-            )
-        self._max_ids = max(self._max_ids, n_ids)
-        with torch.cuda.device(index):
-            cp = _core.CudaPlacementPlanner(
-                self._phy2log, self._E, self._P, self._absent, self._max_ids, index
-            )
-        self._by_device[index] = cp
-        return cp
-
-    def check_errors(self) -> None:
-        torch = self._torch()
-        for index, cp in self._by_device.items():
-            cp.check_errors(self._stream(torch.device("cuda", index)))
+    def _make(self, index: int) -> Any:
+        return _core.CudaPlacementPlanner(
+            self._phy2log, self._E, self._P, self._absent, self._max_ids, index
+        )
 
     def count(self, ids: Any) -> Any:
         torch = self._torch()

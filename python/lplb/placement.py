@@ -142,6 +142,29 @@ class PlacementPlanner:
         self.log2phy: Array = self._home.from_host(c.log2phy)
         #: int32 [E]: replicas per expert (>= 1).
         self.logcnt: Array = self._home.from_host(c.logcnt)
+        for name in ("phy2log", "log2phy", "logcnt"):  # an in-place edit must not pass silently
+            if isinstance(getattr(self, name), np.ndarray):
+                getattr(self, name).setflags(write=False)
+
+    # The placement lives in the C++ core (and a device mirror): assigning an
+    # attribute would change nothing the planner computes, so it is refused.
+    _FIXED = frozenset(
+        ("num_experts", "ep_size", "n_local", "num_physical", "max_count", "num_movable_groups",
+         "phy2log", "log2phy", "logcnt")
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in PlacementPlanner._FIXED and name in self.__dict__:
+            raise AttributeError(
+                f"lplb.PlacementPlanner.{name} is fixed at construction (the placement lives in "
+                "the C++ core); build a new PlacementPlanner(phy2log, num_experts, ep_size)"
+            )
+        object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> Any:
+        # Pickling and copy.copy / copy.deepcopy rebuild the planner: each copy
+        # gets its own core (and its own device mirror on first use).
+        return (type(self), (self.phy2log, self.num_experts, self.ep_size))
 
     @property
     def core(self) -> Any:

@@ -35,32 +35,31 @@ LPLB_HD double clamp_prob(double p) {
 
 LPLB_HD bool is_finite(double v) { return v - v == 0.0; }
 
-// load[i] = fixed[i] + sum_d p[i,d] block[i,d] + sum_d (1 - p[j,d]) block[j,d],
+// load(i) = fixed[i] + sum_d p[i,d] block[i,d] + sum_d (1 - p[j,d]) block[j,d],
 // j = r2o(i, d), p clamped to [0, 1]. Fixed summation order (deterministic).
-LPLB_HD void group_loads_hd(int S, int D, const int32_t* r2o, const double* fixed,
-                            const double* block, const double* probs, double* load) {
-  for (int i = 0; i < S; ++i) {
-    double sum = fixed[i];
-    for (int d = 0; d < D; ++d) sum += clamp_prob(probs[i * D + d]) * block[i * D + d];
-    for (int d = 0; d < D; ++d) {
-      const int e = r2o[i * D + d] * D + d;
-      sum += (1.0 - clamp_prob(probs[e])) * block[e];
-    }
-    load[i] = sum;
+LPLB_HD double group_rank_load(int i, int D, const int32_t* r2o, const double* fixed,
+                               const double* block, const double* probs) {
+  double sum = fixed[i];
+  for (int d = 0; d < D; ++d) sum += clamp_prob(probs[i * D + d]) * block[i * D + d];
+  for (int d = 0; d < D; ++d) {
+    const int e = r2o[i * D + d] * D + d;
+    sum += (1.0 - clamp_prob(probs[e])) * block[e];
   }
+  return sum;
 }
 
-// max_i load(i) as group_loads_hd computes it, without a load array.
+// load[i] for every rank of the group.
+LPLB_HD void group_loads_hd(int S, int D, const int32_t* r2o, const double* fixed,
+                            const double* block, const double* probs, double* load) {
+  for (int i = 0; i < S; ++i) load[i] = group_rank_load(i, D, r2o, fixed, block, probs);
+}
+
+// max_i load(i), without a load array.
 LPLB_HD double group_max_load_hd(int S, int D, const int32_t* r2o, const double* fixed,
                                  const double* block, const double* probs) {
   double best = 0.0;
   for (int i = 0; i < S; ++i) {
-    double sum = fixed[i];
-    for (int d = 0; d < D; ++d) sum += clamp_prob(probs[i * D + d]) * block[i * D + d];
-    for (int d = 0; d < D; ++d) {
-      const int e = r2o[i * D + d] * D + d;
-      sum += (1.0 - clamp_prob(probs[e])) * block[e];
-    }
+    const double sum = group_rank_load(i, D, r2o, fixed, block, probs);
     if (i == 0 || sum > best) best = sum;
   }
   return best;

@@ -11,6 +11,7 @@
 #include "common/placement_split.hpp"
 #include "core/input_checks.hpp"
 #include "core/placement_layout.hpp"
+#include "core/run_pipeline.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/placement.hpp"
@@ -246,11 +247,7 @@ void PlacementPlanner::map(std::span<const int64_t> ids, std::span<const double>
 template <typename Id>
 PlacementSolveOutput PlacementPlanner::run_impl(std::span<const Id> ids, std::span<Id> out,
                                                 Communicator* comm) const {
-  std::vector<int64_t> counts = count_impl(ids);
-  if (comm != nullptr) comm->all_reduce_sum(counts);
-  PlacementSolveOutput plan = solve(std::span<const int64_t>(counts));
-  map_impl(ids, std::span<const double>(plan.shares), out);
-  return plan;
+  return detail::run_pipeline(*this, ids, out, comm, &PlacementSolveOutput::shares);
 }
 
 PlacementSolveOutput PlacementPlanner::run(std::span<const int32_t> ids, std::span<int32_t> out,

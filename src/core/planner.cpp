@@ -10,6 +10,7 @@
 #include "common/split.hpp"
 #include "core/input_checks.hpp"
 #include "core/planner_objective.hpp"
+#include "core/run_pipeline.hpp"
 #include "lplb/comm.hpp"
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
@@ -269,22 +270,13 @@ void Planner::map(std::span<const int64_t> ids, std::span<const double> probs,
   map_impl(ids, probs, out);
 }
 
-template <typename Id>
-SolveOutput Planner::run_impl(std::span<const Id> ids, std::span<Id> out, Communicator* comm) const {
-  std::vector<int64_t> counts = detail::count_ids(ids, options_.num_experts);
-  if (comm != nullptr) comm->all_reduce_sum(counts);
-  SolveOutput plan = solve(std::span<const int64_t>(counts));
-  map_impl(ids, std::span<const double>(plan.probs), out);
-  return plan;
-}
-
 SolveOutput Planner::run(std::span<const int32_t> ids, std::span<int32_t> out,
                          Communicator* comm) const {
-  return run_impl(ids, out, comm);
+  return detail::run_pipeline(*this, ids, out, comm, &SolveOutput::probs);
 }
 SolveOutput Planner::run(std::span<const int64_t> ids, std::span<int64_t> out,
                          Communicator* comm) const {
-  return run_impl(ids, out, comm);
+  return detail::run_pipeline(*this, ids, out, comm, &SolveOutput::probs);
 }
 
 double imbalance(std::span<const double> loads) {

@@ -12,6 +12,7 @@
 // tiles' counts itself (Tiling::inline_prefix).
 #include <cuda_runtime.h>
 
+#include "cuda/count_tile.cuh"
 #include "cuda/cuda_check.cuh"
 #include "cuda/id_access.cuh"
 #include "cuda/launch.cuh"
@@ -28,43 +29,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, kTilesPerSm)
     count_kernel(const Id* __restrict__ ids, Tiling t, int32_t E, CountState st,
                  ErrorState* err) {
   extern __shared__ int32_t hist[];  // [warps][copies][row], row = E or E + 1 ints
-  __shared__ bool last;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row = t.copies > 1 ? E + 1 : E;  // count_row_ints
-  const int rows = t.warps * t.copies;
-  for (int k = threadIdx.x; k < rows * row; k += blockDim.x) hist[k] = 0;
-  __syncthreads();
-
-  int32_t* mine = hist + (warp * t.copies + lane % t.copies) * row;
-  const WarpRange range = warp_range(t, blockIdx.x, warp);
-  for_each_id_unordered(ids, range.begin, range.end, lane, [&](Id e, int64_t index) {
-    if (e >= 0 && e < E) {
-      atomicAdd(mine + e, 1);
-    } else if (e != -1) {
-      report_bad_id(err, index, e);
-    }
-  });
-  __syncthreads();
-  for (int e = threadIdx.x; e < E; e += blockDim.x) {
-    int32_t s = 0;
-    for (int r = 0; r < rows; ++r) s += hist[r * row + e];
-    st.partials[int64_t{blockIdx.x} * E + e] = s;
-    if (s != 0) atomicAdd(st.accumulator + e, static_cast<unsigned>(s));
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(st.ticket, 1u) == gridDim.x - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int e = threadIdx.x; e < E; e += blockDim.x) {
-    st.counts[e] = __ldcg(st.accumulator + e);
-    st.accumulator[e] = 0;
-  }
-  if (threadIdx.x == 0) {
-    *st.ticket = 0;
-    *st.counted_n = t.n;
-  }
+  count_tile(ids, t, E, st, err, hist);
 }
 
 // Block c owns experts [32c, 32c + 32) (lane = expert); warp w owns a

@@ -98,6 +98,8 @@ struct SolveParams {
   // (int32 or int64 by counter_int64).
   void* counter;
   int32_t counter_int64;
+  // Exact warp solver: small groups start at the densest-subset bound.
+  int32_t subset_start;
 };
 
 }  // namespace lplb::cuda::detail

@@ -32,18 +32,17 @@ void raise_device_errors(ErrorState* dev, int64_t num_experts, cudaStream_t stre
     std::string shown = std::to_string(value);
     if (value == INT32_MAX) shown = ">= " + shown;
     if (value == INT32_MIN) shown = "<= " + shown;
-    throw InvalidArgument("ids: entry " + std::to_string(index) + " = " + shown +
-                          " is outside [-1, " + E + ")");
+    throw_arg("ids", "entry " + std::to_string(index) + " = " + shown + " is outside [-1, " + E +
+                         ")");
   }
   if (s.bits & kErrorBadWorkload) {
     const uint64_t at = s.first_bad_workload;
     const uint64_t layer = at / static_cast<uint64_t>(num_experts), e = at % num_experts;
-    throw InvalidArgument("workload: entry " + std::to_string(e) +
-                          (layer > 0 ? " of layer " + std::to_string(layer) : std::string()) +
-                          " is negative or not finite");
+    throw_arg("workload", "entry " + std::to_string(e) +
+                              (layer > 0 ? " of layer " + std::to_string(layer) : std::string()) +
+                              " is negative or not finite");
   }
-  throw InvalidArgument(
-      "ids: map() was not preceded by a count() of the same number of ids on this stream");
+  throw_arg("ids", "map() was not preceded by a count() of the same number of ids on this stream");
 }
 
 }  // namespace lplb::cuda::detail

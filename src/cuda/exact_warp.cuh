@@ -63,6 +63,52 @@ __device__ __forceinline__ T fetch(const T (&x)[H], int w) {
   return v;
 }
 
+// Groups of at most this many ranks start the Newton iteration at the
+// optimum itself (densest_subset_bound), so their max-flow needs one round.
+constexpr int kEnumMaxRanks = 8;
+
+// The LP optimum of a small group: the largest (fixed(Y) + blocks with both
+// ranks in Y) / |Y| over rank subsets Y, the load Y must carry whatever the
+// split (the min-cut bound of lp_exact.hpp, maximised). 2^S - 1 subsets over
+// the 32 lanes, from registers (the group is read once), compared by cross
+// multiplication (one division at the end); every lane returns the maximum.
+template <int D>
+__device__ double densest_subset_bound(int S, const double* fixed, const double* block,
+                                       const int32_t* o2r) {
+  constexpr int kN = kEnumMaxRanks;
+  double f[kN], c[kN][D];
+  int head[kN][D];
+#pragma unroll
+  for (int v = 0; v < kN; ++v) {
+    const bool on = v < S;
+    f[v] = on ? fixed[v] : 0.0;
+#pragma unroll
+    for (int d = 0; d < D; ++d) {
+      c[v][d] = on ? block[v * D + d] : 0.0;
+      head[v][d] = on ? o2r[v * D + d] : 0;
+    }
+  }
+  double best_num = 0.0;
+  int best_size = 1;
+  for (int m = (threadIdx.x & 31) + 1; m < (1 << S); m += 32) {
+    double num = 0.0;
+#pragma unroll
+    for (int v = 0; v < kN; ++v) {
+      if (!((m >> v) & 1)) continue;
+      num += f[v];
+#pragma unroll
+      for (int d = 0; d < D; ++d)
+        if ((m >> head[v][d]) & 1) num += c[v][d];
+    }
+    const int size = __popc(m);
+    if (num * best_size > best_num * size) {
+      best_num = num;
+      best_size = size;
+    }
+  }
+  return warp_max(best_num / best_size);
+}
+
 // H = ranks per lane (1: S <= 32, 2: S <= 64), D = slots, both compile-time
 // so that the unrolled code stays small (the solver is latency- and
 // instruction-fetch-bound). fixed, block, r2o, o2r as in lp_common.hpp
@@ -71,7 +117,7 @@ __device__ __forceinline__ T fetch(const T (&x)[H], int w) {
 template <int H, int D>
 __device__ WarpExactResult warp_exact_solve(int S, const int32_t* r2o, const int32_t* o2r,
                                             const double* fixed, const double* block,
-                                            double* probs) {
+                                            double* probs, bool subset_start = true) {
   constexpr int kD = D;
   const int lane = threadIdx.x & 31;
   const int dead = S + 1;
@@ -129,6 +175,7 @@ __device__ WarpExactResult warp_exact_solve(int S, const int32_t* r2o, const int
   }
   const double mean = total / S;
   double L = mean > lower ? mean : lower;
+  if (subset_start && S <= kEnumMaxRanks) L = fmax(L, densest_subset_bound<D>(S, fixed, block, o2r));
   result.code = static_cast<int32_t>(lplb::detail::LpCode::kOptimal);
   if (max_load <= L) {
     write_probs(true);

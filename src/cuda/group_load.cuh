@@ -68,20 +68,33 @@ __device__ __forceinline__ WorkloadRef layer_of(const WorkloadRef& w, int layer,
   return {static_cast<const unsigned char*>(w.data) + int64_t{layer} * E * size, w.type};
 }
 
-// All threads of the block; ends with a barrier.
-__device__ void load_group(const SolveParams& p, const WorkloadRef& w, int g, GroupShared& sh,
-                           bool need_scale = false) {
+// A barrier over the threads of a block (kWarp: of one warp).
+template <bool kWarp>
+__device__ __forceinline__ void sync_group() {
+  if constexpr (kWarp)
+    __syncwarp();
+  else
+    __syncthreads();
+}
+
+// All threads of the block (kWarp: of one warp, which then owns `sh`); ends
+// with a barrier (a warp barrier).
+template <bool kWarp = false>
+__device__ __forceinline__ void load_group(const SolveParams& p, const WorkloadRef& w, int g,
+                                           GroupShared& sh, bool need_scale = false) {
+  const int tid = kWarp ? threadIdx.x % 32 : threadIdx.x;
+  const int nt = kWarp ? 32 : blockDim.x;
   const int S = p.S, D = p.D, SD = S * D;
-  if (threadIdx.x == 0) {
+  if (tid == 0) {
     sh.bad = INT_MAX;
     sh.scale_bits = 0;
   }
-  for (int t = threadIdx.x; t < SD; t += blockDim.x) {
+  for (int t = tid; t < SD; t += nt) {
     sh.r2o[t] = p.r2o[t];
     sh.o2r[t] = p.o2r[t];
   }
-  __syncthreads();
-  for (int t = threadIdx.x; t < SD; t += blockDim.x) {
+  sync_group<kWarp>();
+  for (int t = tid; t < SD; t += nt) {
     const int d = t % D;
     const int32_t* slots = p.phy2log + (int64_t{g} * S + t / D) * p.n_local;
     double sum = 0.0;
@@ -94,7 +107,7 @@ __device__ void load_group(const SolveParams& p, const WorkloadRef& w, int g, Gr
     }
     sh.block[t] = sum;
   }
-  for (int i = threadIdx.x; i < S; i += blockDim.x) {
+  for (int i = tid; i < S; i += nt) {
     const int32_t* slots = p.phy2log + (int64_t{g} * S + i) * p.n_local;
     double sum = 0.0;
     for (int l = p.replicated; l < p.n_local_logical; ++l) {
@@ -108,24 +121,28 @@ __device__ void load_group(const SolveParams& p, const WorkloadRef& w, int g, Gr
   }
   if (need_scale) {
     double m = 0.0;
-    for (int e = threadIdx.x; e < p.E; e += blockDim.x) {
+    for (int e = tid; e < p.E; e += nt) {
       bool ok;
       const double v = load_value(w, e, ok);
       if (ok && v > m) m = v;
     }
     atomicMax(&sh.scale_bits, static_cast<unsigned long long>(__double_as_longlong(m)));
   }
-  __syncthreads();
+  sync_group<kWarp>();
 }
 
 // The end of every solve kernel: thread 0 stores the group's result and
 // counts a feasible group; every thread writes its share of the probs (and
 // of the optional float32 copies of the probs and, in layer 0, of the
-// workload). Call with sh_probs final and visible to the whole block.
+// workload). Call with sh_probs final and visible to the whole block
+// (kWarp: to the one warp that owns the group).
+template <bool kWarp = false>
 __device__ __forceinline__ void write_group(const SolveParams& p, const WorkloadRef& w, int layer,
                                             int g, const double* sh_probs, const GroupResult& r) {
-  if (threadIdx.x == 0) {
-    if (p.results != nullptr) static_cast<GroupResult*>(p.results)[blockIdx.x] = r;
+  const int tid = kWarp ? threadIdx.x % 32 : threadIdx.x;
+  const int nt = kWarp ? 32 : blockDim.x;
+  if (tid == 0) {
+    if (p.results != nullptr) static_cast<GroupResult*>(p.results)[int64_t{layer} * p.G + g] = r;
     if (p.counter != nullptr && r.code != static_cast<int32_t>(lplb::detail::LpCode::kIpmFallback)) {
       if (p.counter_int64)
         atomicAdd(static_cast<unsigned long long*>(p.counter), 1ull);
@@ -135,12 +152,12 @@ __device__ __forceinline__ void write_group(const SolveParams& p, const Workload
   }
   const int SD = p.S * p.D;
   const int64_t base = (int64_t{layer} * p.G + g) * SD;
-  for (int k = threadIdx.x; k < SD; k += blockDim.x) {
+  for (int k = tid; k < SD; k += nt) {
     p.probs[base + k] = sh_probs[k];
     if (p.probs_f32 != nullptr) p.probs_f32[base + k] = static_cast<float>(sh_probs[k]);
   }
   if (p.workload_f32 != nullptr && layer == 0)
-    for (int e = g * blockDim.x + threadIdx.x; e < p.E; e += p.G * blockDim.x) {
+    for (int e = g * nt + tid; e < p.E; e += p.G * nt) {
       bool ok;
       p.workload_f32[e] = static_cast<float>(load_value(w, e, ok));
     }

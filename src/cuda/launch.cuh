@@ -44,6 +44,15 @@ void launch_solve_exact(const SolveParams& p, WorkloadRef workload, int64_t num_
 void launch_solve_ipm(const SolveParams& p, WorkloadRef workload, int64_t num_layers,
                       SolveKind kind, cudaStream_t stream);
 
+// run()'s count and exact solve in one launch (count_solve_kernel.cu), for
+// tilings and groups that fusable_count_solve accepts: the counts of ids,
+// then every group of one layer from them (p.probs, p.results, p's extras).
+bool fusable_count_solve(const Tiling& t, const SolveParams& p);
+void configure_count_solve_kernels();
+template <typename Id>
+void launch_count_solve(const Id* ids, const Tiling& t, int32_t E, const CountState& st,
+                        ErrorState* err, const SolveParams& p, cudaStream_t stream);
+
 // Bytes of the global IPM workspace per group (0 when it fits in shared
 // memory).
 int64_t ipm_global_stride(int S, int D, SolveKind kind);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/placement_layout.hpp"
+#include "cuda/call_checks.hpp"
 #include "cuda/cuda_check.cuh"
 #include "cuda/error_report.cuh"
 #include "cuda/launch.cuh"
@@ -159,9 +160,7 @@ struct CudaPlacementPlanner::Impl {
 
   template <typename Id>
   void count(const Id* ids, int64_t n, cudaStream_t stream) {
-    check_arg(n >= 0 && n <= max_ids, "n",
-              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
-    check_arg(ids != nullptr || n == 0, "ids", "is null");
+    detail::check_ids_call(ids, n, nullptr, false, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
   }
@@ -169,22 +168,14 @@ struct CudaPlacementPlanner::Impl {
   template <typename W>
   void solve(const W* workload, int64_t num_layers, double* shares_out, PlacementResult* results,
              cudaStream_t stream) {
-    check_arg(workload != nullptr, "workload", "is null");
-    check_arg(num_layers >= 1 && num_layers <= max_layers, "num_layers",
-              "must be in [1, max_layers = " + std::to_string(max_layers) + "], got " +
-                  std::to_string(num_layers));
-    check_arg(shares_out != nullptr, "shares", "is null");
+    detail::check_solve_call(workload, num_layers, max_layers, shares_out, "shares");
     detail::launch_placement_solve(tables(), workload, num_layers, shares_out, S, results, error,
                                    solve_cfg, stream);
   }
 
   template <typename Id>
   void map(const Id* ids, int64_t n, Id* out, const double* shares_in, cudaStream_t stream) {
-    check_arg(n >= 0 && n <= max_ids, "n",
-              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
-    check_arg((ids != nullptr && out != nullptr) || n == 0, "ids", "ids and out must not be null");
-    check_arg(static_cast<const void*>(ids) != static_cast<const void*>(out) || n == 0, "out",
-              "must not alias ids");
+    detail::check_ids_call(ids, n, out, true, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     detail::launch_placement_map(ids, out, t, tables(), shares_in != nullptr ? shares_in : shares,
                                  count_state(), error, stream);
@@ -226,10 +217,7 @@ void CudaPlacementPlanner::Impl::construct(std::vector<int32_t> p2l,
   m.I = std::min<int64_t>(m.E, m.S / 2);
   m.max_ids = o.max_ids;
   m.max_layers = o.max_layers;
-  check_arg(m.max_ids >= 0 && m.max_ids < (int64_t{1} << 31), "max_ids",
-            "must be in [0, 2^31), got " + std::to_string(m.max_ids));
-  check_arg(m.max_layers >= 1 && m.max_layers <= (int64_t{1} << 20), "max_layers",
-            "must be in [1, 2^20], got " + std::to_string(m.max_layers));
+  detail::check_capacity(m.max_ids, m.max_layers);
   check_arg(o.solve_threads == 0 || (o.solve_threads >= 32 && o.solve_threads <= 512 &&
                                      o.solve_threads % 32 == 0),
             "solve_threads", "must be 0 or a multiple of 32 in [32, 512]");

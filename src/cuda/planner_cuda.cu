@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/lp_common.hpp"
+#include "cuda/call_checks.hpp"
 #include "cuda/cuda_check.cuh"
 #include "cuda/error_report.cuh"
 #include "cuda/device_types.cuh"
@@ -43,6 +44,8 @@ struct CudaPlanner::Impl {
   bool ipm_single_thread = false;
   bool exact_single_thread = false;
   bool ballot_match = false;
+  bool subset_start = true;
+  bool fuse_count_solve = true;
   int32_t warps = 1, max_tiles = 1;
   std::vector<int32_t> r2o;  // host copy, for validating placements
 
@@ -136,6 +139,13 @@ struct CudaPlanner::Impl {
     return CountState{partials, accumulator, ticket, counts, counted_n};
   }
 
+  static void add_extras(SolveParams& p, const SolveExtras& x) {
+    p.probs_f32 = x.probs_f32;
+    p.workload_f32 = x.workload_f32;
+    p.counter = x.counter.data;
+    p.counter_int64 = x.counter.is_int64 ? 1 : 0;
+  }
+
   SolveParams solve_params(double* probs_out, GroupResult* results_out) const {
     SolveParams p{};
     p.S = static_cast<int32_t>(S);
@@ -153,6 +163,7 @@ struct CudaPlanner::Impl {
     p.error = error;
     p.ipm_workspace = ipm_ws;
     p.ipm_stride = ipm_stride;
+    p.subset_start = subset_start ? 1 : 0;
     return p;
   }
 
@@ -209,27 +220,18 @@ struct CudaPlanner::Impl {
 
   template <typename Id>
   void count(const Id* ids, int64_t n, cudaStream_t stream) {
-    check_arg(n >= 0 && n <= max_ids, "n",
-              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
-    check_arg(ids != nullptr || n == 0, "ids", "is null");
+    detail::check_ids_call(ids, n, nullptr, false, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     detail::launch_count(ids, t, static_cast<int32_t>(E), count_state(), error, stream);
   }
 
   void solve(detail::WorkloadRef workload, int64_t num_layers, double* probs_out,
              GroupResult* results_out, const SolveExtras* extras, cudaStream_t stream) {
-    check_arg(workload.data != nullptr, "workload", "is null");
-    check_arg(num_layers >= 1 && num_layers <= max_layers, "num_layers",
-              "must be in [1, max_layers = " + std::to_string(max_layers) + "], got " +
-                  std::to_string(num_layers));
-    check_arg(probs_out != nullptr, "probs", "is null");
+    detail::check_solve_call(workload.data, num_layers, max_layers, probs_out, "probs");
     SolveParams p = solve_params(probs_out, results_out);
     if (extras != nullptr) {
       check_arg(num_layers == 1, "num_layers", "extra solve outputs need a single layer");
-      p.probs_f32 = extras->probs_f32;
-      p.workload_f32 = extras->workload_f32;
-      p.counter = extras->counter.data;
-      p.counter_int64 = extras->counter.is_int64 ? 1 : 0;
+      add_extras(p, *extras);
     }
     if (solver == SolverKind::kExact)
       detail::launch_solve_exact(p, workload, num_layers,
@@ -248,22 +250,32 @@ struct CudaPlanner::Impl {
 
   template <typename Id>
   void run(const Id* ids, int64_t n, Id* out, const RunExtras* extras, cudaStream_t stream) {
-    count(ids, n, stream);
     SolveExtras se;
     if (extras != nullptr) se.counter = extras->counter;
+    const bool f32 = extras != nullptr && extras->float32_probs;
+    if (fuse_count_solve && solver == SolverKind::kExact && !exact_single_thread) {
+      // Small batches: count and solve in one launch.
+      detail::check_ids_call(ids, n, nullptr, false, max_ids);
+      const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
+      SolveParams p = solve_params(probs, results);
+      add_extras(p, se);
+      if (detail::fusable_count_solve(t, p)) {
+        detail::launch_count_solve(ids, t, static_cast<int32_t>(E), count_state(), error, p,
+                                   stream);
+        map(ids, n, out, nullptr, stream, f32);
+        return;
+      }
+    }
+    count(ids, n, stream);
     solve(detail::WorkloadRef{counts, detail::WorkloadType::kInt64}, 1, probs, results,
           extras != nullptr ? &se : nullptr, stream);
-    map(ids, n, out, nullptr, stream, extras != nullptr && extras->float32_probs);
+    map(ids, n, out, nullptr, stream, f32);
   }
 
   template <typename Id>
   void map(const Id* ids, int64_t n, Id* out, const double* probs_in, cudaStream_t stream,
            bool float32_probs = false) {
-    check_arg(n >= 0 && n <= max_ids, "n",
-              "must be in [0, max_ids = " + std::to_string(max_ids) + "], got " + std::to_string(n));
-    check_arg((ids != nullptr && out != nullptr) || n == 0, "ids", "ids and out must not be null");
-    check_arg(static_cast<const void*>(ids) != static_cast<const void*>(out) || n == 0, "out",
-              "must not alias ids");
+    detail::check_ids_call(ids, n, out, true, max_ids);
     const Tiling t = detail::make_tiling(n, E, warps, max_tiles);
     const MapTables tables{static_cast<int32_t>(E), log2phy_dev(), prob_index_dev(),
                            float32_probs ? 1 : 0};
@@ -291,6 +303,8 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   m.ipm_single_thread = options.ipm_single_thread;
   m.exact_single_thread = options.exact_single_thread;
   m.ballot_match = options.map_ballot_match;
+  m.subset_start = options.exact_subset_start;
+  m.fuse_count_solve = options.fuse_count_solve;
   m.r2o = topo.r2o_data();
   check_arg(m.S <= lplb::detail::kMaxGroupSize && m.D <= lplb::detail::kMaxSlots, "topology",
             "the CUDA backend supports groups of at most " +
@@ -300,10 +314,7 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
   check_arg(m.E <= detail::kMaxExperts, "num_experts",
             "the CUDA backend supports at most " + std::to_string(detail::kMaxExperts) +
                 " experts, got " + std::to_string(m.E));
-  check_arg(m.max_ids >= 0 && m.max_ids < (int64_t{1} << 31), "max_ids",
-            "must be in [0, 2^31), got " + std::to_string(m.max_ids));
-  check_arg(m.max_layers >= 1 && m.max_layers <= (int64_t{1} << 20), "max_layers",
-            "must be in [1, 2^20], got " + std::to_string(m.max_layers));
+  detail::check_capacity(m.max_ids, m.max_layers);
   if (options.device >= 0) {
     m.device = options.device;
   } else {
@@ -320,6 +331,7 @@ CudaPlanner::CudaPlanner(const Planner& planner, const CudaPlannerOptions& optio
     detail::configure_count_kernels();
     detail::configure_map_kernels();
     detail::configure_solve_kernels();
+    detail::configure_count_solve_kernels();
     if (m.solver == SolverKind::kIpm) m.ensure_ipm_workspace();
     const ErrorState clean = clean_error_state();
     const int64_t minus_one = -1;

@@ -9,8 +9,8 @@
 
 #include "common/lp_exact.hpp"
 #include "cuda/cuda_check.cuh"
-#include "cuda/exact_warp.cuh"
 #include "cuda/group_load.cuh"
+#include "cuda/solve_group.cuh"
 #include "cuda/launch.cuh"
 #include "lplb/cuda/planner_cuda.hpp"
 
@@ -33,21 +33,19 @@ __global__ void __launch_bounds__(kExactThreads)
   load_group(p, w, g, sh);
 
   GroupResult r{};
-  if (sh.bad != INT_MAX) {
-    if (threadIdx.x == 0) report_bad_workload(p.error, layer, p.E, sh.bad);
-    for (int k = threadIdx.x; k < SD; k += blockDim.x) sh.probs[k] = 1.0;
-    r.code = static_cast<int32_t>(lplb::detail::LpCode::kTrivial);
-  } else if constexpr (kSerial) {
-    if (threadIdx.x == 0) {
+  if constexpr (kSerial) {
+    if (sh.bad != INT_MAX) {
+      if (threadIdx.x == 0) report_bad_workload(p.error, layer, p.E, sh.bad);
+      for (int k = threadIdx.x; k < SD; k += blockDim.x) sh.probs[k] = 1.0;
+      r.code = static_cast<int32_t>(lplb::detail::LpCode::kTrivial);
+    } else if (threadIdx.x == 0) {
       const lplb::detail::ExactProblem pb{S, D, sh.r2o, sh.o2r, sh.fixed, sh.block};
       const lplb::detail::ExactInfo info = lplb::detail::exact_solve(
           pb, lplb::detail::exact_workspace_bind(ws_buf, S, D), sh.probs);
       r = GroupResult{info.max_load, info.bound, static_cast<int32_t>(info.code), info.rounds, 0, 0};
     }
   } else {
-    const WarpExactResult w =
-        warp_exact_solve<(kH > 0 ? kH : 1), kD>(S, sh.r2o, sh.o2r, sh.fixed, sh.block, sh.probs);
-    r = GroupResult{w.max_load, w.bound, w.code, w.rounds, w.pulses, w.relabels};
+    r = solve_group_warp<kH, kD>(p, layer, sh);  // the block is one warp
   }
   __syncthreads();
   write_group(p, w, layer, g, sh.probs, r);

@@ -322,7 +322,8 @@ TEST_F(CliErrors, PlanUnwritableOutput) {
                    {"-o", "cannot open"});
 }
 
-TEST_F(CliErrors, NoSubcommand) { expect_bad_input("", {"subcommand"}); }
+// Options but no subcommand (no arguments at all prints the usage instead).
+TEST_F(CliErrors, NoSubcommand) { expect_bad_input("--pretty", {"subcommand"}); }
 
 TEST_F(CliErrors, UnknownSubcommand) { expect_bad_input("frobnicate", {"subcommand"}); }
 

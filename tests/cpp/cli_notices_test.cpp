@@ -1,4 +1,4 @@
-// Silent fallbacks and ignored options print a `note:` on stderr (the run
+// Runs LPLB_CLI_PATH (cli_runner.hpp). Silent fallbacks and ignored options print a `note:` on stderr (the run
 // still succeeds): EPLB's global-policy fallback (also the output's
 // `policy`), --move-tolerance without --min-moves, a simulation too short for
 // any --refresh.

@@ -25,6 +25,7 @@
 #include "lplb/errors.hpp"
 #include "lplb/placement.hpp"
 #include "lplb/placement_design.hpp"
+#include "placement_layout_solve.hpp"
 #include "placement_random.hpp"
 #include "test_util.hpp"
 
@@ -40,25 +41,6 @@ using test::RandomPlacement;
 
 double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
 
-// The optimum of the LP with absent slots, on the host: the CPU's solver
-// over the shared layout (what PlacementPlanner computes once it takes a mask).
-double host_optimum(const detail::PlacementLayout& L, const std::vector<double>& w) {
-  const int P = static_cast<int>(L.ep_size), I = static_cast<int>(L.num_items),
-            nnz = static_cast<int>(L.nnz());
-  std::vector<double> fixed(P, 0.0), weight(I, 0.0);
-  for (int64_t e = 0; e < L.num_experts; ++e) {
-    if (L.item_of[e] >= 0)
-      weight[L.item_of[e]] += w[e];
-    else
-      fixed[L.slots[L.slot_offset[e]] / L.n_local] += w[e];
-  }
-  std::vector<double> ws(detail::placement_workspace_bytes(P, I, nnz) / 8 + 1);
-  const detail::PlacementGraph g{P, I, L.item_offset.data(), L.item_rank.data(),
-                                 L.rank_offset.data(), L.rank_arc.data(), L.arc_item.data()};
-  return detail::placement_solve(g, detail::placement_workspace_bind(ws.data(), P, I, nnz),
-                                 weight.data(), fixed.data())
-      .bound;
-}
 
 // Rank loads of w with shares (normalised per expert), absent slots included
 // with whatever share they got (the test expects 0).
@@ -229,7 +211,7 @@ TEST(CudaPlacementPlanner, AbsentSlotsMatchHostOptimum) {
     std::vector<double> expect;
     for (int l = 0; l < 3; ++l) {
       w.push_back(random_workload(rp.E, rng, l != 1));
-      expect.push_back(host_optimum(layout, w.back()));
+      expect.push_back(test::layout_optimum(layout, w.back()));
     }
     solve_and_check(gpu, rp.phy2log, rp.P, w, expect, absent, "absent");
 

@@ -2,7 +2,6 @@
 // phy2log directly (one variable per physical slot, no grouping):
 //   min L  s.t.  sum_{s holds e} x_s = w_e  for every expert e,
 //                sum_{s on rank r} x_s - L <= 0  for every rank r,  x >= 0.
-// Absent slots (optional mask, nonzero = absent) get x_s = 0.
 // Only compiled when CLP is found (LPLB_HAVE_CLP).
 #pragma once
 
@@ -15,11 +14,14 @@
 
 namespace lplb::test {
 
-// Returns the optimal max rank load, or -1 if CLP did not report optimal.
-inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E, int64_t P,
-                                  const std::vector<double>& w,
-                                  const std::vector<uint8_t>& absent = {}) {
-  const int64_t n = static_cast<int64_t>(phy2log.size()), n_local = n / P;
+// Slot s holds expert phy2log[s] on rank rank_of[s] (ranks may hold any
+// number of slots). Returns the optimal max rank load, or -1 if CLP did not
+// report optimal. Absent slots (optional mask, nonzero = absent) get x_s = 0.
+inline double placement_lp_oracle_ranks(const std::vector<int32_t>& phy2log,
+                                        const std::vector<int32_t>& rank_of, int64_t E, int64_t P,
+                                        const std::vector<double>& w,
+                                        const std::vector<uint8_t>& absent = {}) {
+  const int64_t n = static_cast<int64_t>(phy2log.size());
   const int ncols = static_cast<int>(n + 1), nrows = static_cast<int>(E + P);
   const int L = static_cast<int>(n);
   std::vector<int> rows, cols;
@@ -28,7 +30,7 @@ inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E
     rows.push_back(phy2log[s]);  // expert balance row
     cols.push_back(static_cast<int>(s));
     vals.push_back(1.0);
-    rows.push_back(static_cast<int>(E + s / n_local));  // rank capacity row
+    rows.push_back(static_cast<int>(E + rank_of[s]));  // rank capacity row
     cols.push_back(static_cast<int>(s));
     vals.push_back(1.0);
   }
@@ -57,6 +59,17 @@ inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E
   if (model.status() != 0) model.primal();
   if (model.status() != 0) return -1.0;
   return model.objectiveValue();
+}
+
+// The same for a placement with n / P slots on every rank (slot s on rank
+// s / n_local).
+inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E, int64_t P,
+                                  const std::vector<double>& w,
+                                  const std::vector<uint8_t>& absent = {}) {
+  const int64_t n = static_cast<int64_t>(phy2log.size()), n_local = n / P;
+  std::vector<int32_t> rank_of(n);
+  for (int64_t s = 0; s < n; ++s) rank_of[s] = static_cast<int32_t>(s / n_local);
+  return placement_lp_oracle_ranks(phy2log, rank_of, E, P, w, absent);
 }
 
 }  // namespace lplb::test

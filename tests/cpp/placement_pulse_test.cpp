@@ -17,6 +17,7 @@
 #include "core/placement_layout.hpp"
 #include "lplb/eplb.hpp"
 #include "lplb/placement.hpp"
+#include "placement_layout_solve.hpp"
 #include "placement_random.hpp"
 #include "test_util.hpp"
 
@@ -80,27 +81,10 @@ PulseRun run_pulse(const detail::PlacementLayout& L, const std::vector<double>& 
   return run;
 }
 
-double cpu_optimum(const detail::PlacementLayout& L, const std::vector<double>& w) {
-  const int P = static_cast<int>(L.ep_size), I = static_cast<int>(L.num_items),
-            nnz = static_cast<int>(L.nnz());
-  std::vector<double> fixed(P, 0.0), weight(I, 0.0);
-  for (int64_t e = 0; e < L.num_experts; ++e) {
-    if (L.item_of[e] >= 0)
-      weight[L.item_of[e]] += w[e];
-    else
-      fixed[L.slots[L.slot_offset[e]] / L.n_local] += w[e];
-  }
-  std::vector<double> ws(detail::placement_workspace_bytes(P, I, nnz) / 8 + 1);
-  const detail::PlacementGraph g{P, I, L.item_offset.data(), L.item_rank.data(),
-                                 L.rank_offset.data(), L.rank_arc.data(), L.arc_item.data()};
-  return detail::placement_solve(g, detail::placement_workspace_bind(ws.data(), P, I, nnz),
-                                 weight.data(), fixed.data())
-      .bound;
-}
 
 void expect_same_optimum(const detail::PlacementLayout& L, const std::vector<double>& w,
                          int trial) {
-  const double want = cpu_optimum(L, w);
+  const double want = test::layout_optimum(L, w);
   const PulseRun got = run_pulse(L, w);
   EXPECT_NEAR(got.info.bound, want, 1e-6 * std::max(1.0, want)) << "trial " << trial;
 }
@@ -115,7 +99,7 @@ TEST(PlacementPulse, RandomPlacementsMatchCpu) {
     if (trial % 100 == 0) {
       const PlacementPlanner cpu(std::span<const int32_t>(rp.phy2log), rp.E, rp.P);
       const std::vector<double> w = test::random_workload(rp.E, rng);
-      EXPECT_DOUBLE_EQ(cpu.solve(w).optimum, cpu_optimum(L, w));
+      EXPECT_DOUBLE_EQ(cpu.solve(w).optimum, test::layout_optimum(L, w));
     }
     if (HasFailure()) return;
   }
@@ -134,7 +118,7 @@ TEST(PlacementPulse, EplbAndLargePlacementsMatchCpu) {
     const std::vector<double> w = trial % 5 == 0
                                       ? test::random_loads(E, test::Skew::kOneHot, 32768, rng)
                                       : test::random_workload(E, rng);
-    const double want = cpu_optimum(L, w);
+    const double want = test::layout_optimum(L, w);
     const PulseRun got = run_pulse(L, w);
     EXPECT_NEAR(got.info.bound, want, 1e-6 * std::max(1.0, want)) << "trial " << trial;
     max_pulses = std::max(max_pulses, got.info.pulses);

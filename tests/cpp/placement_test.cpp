@@ -127,6 +127,53 @@ TEST(PlacementPlanner, DecodeStyleLayoutsMatchClp) {
 #endif
 }
 
+// Unequal slots per rank (e.g. decode layouts where some GPUs hold one
+// expert and others two): padding each short rank with second copies of its
+// own experts gives a planner whose optimum is the LP optimum of the
+// unpadded placement (CLP on the real slot-to-rank map).
+TEST(PlacementPlanner, PaddedUnequalSlotsMatchClp) {
+#ifndef LPLB_HAVE_CLP
+  GTEST_SKIP() << "CLP not found";
+#else
+  std::mt19937_64 rng(2);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t P = std::uniform_int_distribution<int64_t>(2, 24)(rng);
+    const int64_t max_slots = std::uniform_int_distribution<int64_t>(1, 4)(rng);
+    std::vector<std::vector<int32_t>> ranks(P);
+    int64_t total = 0;
+    for (auto& r : ranks) {
+      r.resize(std::uniform_int_distribution<int64_t>(1, max_slots)(rng));
+      total += static_cast<int64_t>(r.size());
+    }
+    const int64_t E = std::uniform_int_distribution<int64_t>(1, total)(rng);
+    // Every expert at least once, the other slots random.
+    std::vector<int32_t> flat(total);
+    for (int64_t s = 0; s < total; ++s)
+      flat[s] = static_cast<int32_t>(s < E ? s : std::uniform_int_distribution<int64_t>(0, E - 1)(rng));
+    std::shuffle(flat.begin(), flat.end(), rng);
+    std::vector<int32_t> real, rank_of, padded;
+    int64_t k = 0;
+    for (int64_t r = 0; r < P; ++r) {
+      for (auto& e : ranks[r]) {
+        e = flat[k++];
+        real.push_back(e);
+        rank_of.push_back(static_cast<int32_t>(r));
+      }
+      for (int64_t j = 0; j < max_slots; ++j)  // pad with copies of the rank's own experts
+        padded.push_back(ranks[r][j % static_cast<int64_t>(ranks[r].size())]);
+    }
+    const PlacementPlanner planner(std::span<const int32_t>(padded), E, P);
+    const std::vector<double> w = random_workload(E, rng, trial % 2 == 0);
+    const PlacementSolveOutput out = planner.solve(w);
+    check_solution(planner, w, out);
+    const double oracle = test::placement_lp_oracle_ranks(real, rank_of, E, P, w);
+    ASSERT_GE(oracle, 0.0);
+    EXPECT_LE(std::abs(out.optimum - oracle), 1e-6 * std::max(1.0, oracle))
+        << "trial " << trial << " P=" << P << " E=" << E;
+  }
+#endif
+}
+
 TEST(PlacementPlanner, AgreesWithLplbOnItsLayout) {
   // On LPLB's layout with one expert per block (C = 1) the per-expert LP is
   // LPLB's LP; with C > 1 it can only be better (no shared fraction).

@@ -28,3 +28,11 @@ def test_move_tolerance_without_min_moves_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         lplb.Planner(CUBE, 320, 256, 32, min_moves=True, move_tolerance=0.1)
+
+
+def test_transposed_r2o_gets_a_hint():
+    with pytest.raises(ValueError, match=r"looks transposed.*\(2, 8\).*\.T"):
+        lplb.Planner(CUBE.T.copy(), 320, 256, 32)
+    with pytest.raises(ValueError) as err:
+        lplb.Planner(np.full((8, 2), 9), 320, 256, 32)
+    assert "transposed" not in str(err.value)

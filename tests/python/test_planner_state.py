@@ -187,3 +187,17 @@ def test_the_device_mirror_follows_every_restore():
     np.testing.assert_array_equal(mirror.got, make().phy2log)
     p.load_state_dict(saved.state_dict())
     np.testing.assert_array_equal(mirror.got, saved.phy2log)
+
+
+def test_placement_planner_refuses_assignment_and_copies_fully():
+    phy2log = np.array([0, 1, 2, 0, 3, 4], np.int64)
+    pp = lplb.PlacementPlanner(phy2log, 5, 2)
+    with pytest.raises(AttributeError, match="phy2log is fixed at construction"):
+        pp.phy2log = np.array([4, 3, 2, 1, 0, 0])
+    with pytest.raises(ValueError, match="read-only"):
+        pp.phy2log[0] = 4
+    w = np.array([10.0, 4, 3, 1, 0])
+    for clone in (copy.copy(pp), copy.deepcopy(pp), pickle.loads(pickle.dumps(pp))):
+        assert clone.core is not pp.core
+        np.testing.assert_array_equal(clone.phy2log, pp.phy2log)
+        np.testing.assert_array_equal(clone.solve(w)["load_after"], pp.solve(w)["load_after"])

@@ -41,7 +41,7 @@ def test_example_runs(index, capsys):
 
 SH_BLOCKS = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
 # Blocks that install, build or run the whole test suite are not cheap.
-EXPENSIVE = ("install-deps.sh", "scripts/test.sh", "cmake ")
+EXPENSIVE = ("install-deps.sh", "scripts/test.sh", "cmake ", "requirements-torch.txt")
 CHEAP_SH = [b for b in SH_BLOCKS if not any(x in b for x in EXPENSIVE)]
 
 

@@ -2,10 +2,11 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <utility>
 
 #include "cli/commands.hpp"
 #include "cli/json_io.hpp"
+#include "cli/json_numbers.hpp"
+#include "cli/option_names.hpp"
 #include "lplb/eplb.hpp"
 #include "lplb/errors.hpp"
 
@@ -36,20 +37,13 @@ nlohmann::json nest(const std::vector<int64_t>& flat, int64_t a, int64_t b, int6
   return out;
 }
 
-// The library names its parameters (num_replicas: ...); name the options instead.
-[[noreturn]] void rethrow_with_option_name(const InvalidArgument& e) {
-  static const std::pair<std::string, std::string> kNames[] = {
-      {"weight", "--weights"}, {"num_logical", "--weights"}, {"num_layers", "--weights"},
-      {"num_replicas", "--replicas"}, {"num_groups", "--groups"},
-      {"num_nodes", "--nodes"},       {"num_gpus", "--gpus"}};
-  const std::string what = e.what();
-  for (const auto& [lib, opt] : kNames)
-    if (what.rfind(lib + ": ", 0) == 0) throw InvalidArgument(opt + what.substr(lib.size()));
-  throw e;
-}
+constexpr OptionNames kOptionNames = {
+    {"weight", "--weights"},        {"num_logical", "--weights"}, {"num_layers", "--weights"},
+    {"num_replicas", "--replicas"}, {"num_groups", "--groups"},   {"num_nodes", "--nodes"},
+    {"num_gpus", "--gpus"}};
 
 void run_eplb(const EplbArgs& a) {
-  const auto rows = to_matrix(read_json_file(a.weights, "--weights"), "--weights", true);
+  const auto rows = read_matrix(a.weights, "--weights", true);
   const auto layers = static_cast<int64_t>(rows.size());
   const auto experts = static_cast<int64_t>(rows[0].size());
   std::vector<double> weight;
@@ -60,7 +54,7 @@ void run_eplb(const EplbArgs& a) {
     r = rebalance_experts(weight.data(), layers, experts, a.replicas, a.groups, a.nodes, a.gpus,
                           EplbOptions{.spread_replicas = a.spread});
   } catch (const InvalidArgument& e) {
-    rethrow_with_option_name(e);
+    rethrow_with_option_name(e, kOptionNames);
   }
   // The reference silently packs globally when groups do not divide into
   // nodes; say so, since the node-local layout was probably intended.
@@ -70,8 +64,23 @@ void run_eplb(const EplbArgs& a) {
                  "note: --groups %lld is not a multiple of --nodes %lld: EPLB falls back to the "
                  "global policy (replicas packed across all GPUs, ignoring groups and nodes)\n",
                  static_cast<long long>(a.groups), static_cast<long long>(a.nodes));
+  const char* policy = hierarchical ? "hierarchical" : "global";
+  if (!is_pretty()) {  // compact: written directly, the same text as nlohmann's dump
+    const int64_t p2l_shape[] = {layers, a.replicas}, l2p_shape[] = {layers, experts, r.max_count},
+                  cnt_shape[] = {layers, experts};
+    std::string text = "{\"gpus\":" + std::to_string(a.gpus) + ",\"log2phy\":";
+    text.reserve(8 * (r.phy2log.size() + r.log2phy.size() + r.logcnt.size()));
+    append_int_array(text, r.log2phy, l2p_shape);
+    text += ",\"logcnt\":";
+    append_int_array(text, r.logcnt, cnt_shape);
+    text += ",\"phy2log\":";
+    append_int_array(text, r.phy2log, p2l_shape);
+    text += std::string(",\"policy\":\"") + policy + "\"}";
+    write_text(text, a.output);
+    return;
+  }
   nlohmann::json out;
-  out["policy"] = hierarchical ? "hierarchical" : "global";
+  out["policy"] = policy;
   out["gpus"] = a.gpus;
   out["phy2log"] = nest(r.phy2log, layers, a.replicas);
   out["log2phy"] = nest(r.log2phy, layers, experts, r.max_count);

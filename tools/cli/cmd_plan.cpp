@@ -53,13 +53,13 @@ void run_plan(const PlanArgs& a) {
   // Sizes and topology first (cheap: the planner caps E and P), then files.
   Planner planner(Topology::parse(a.topology), opt);
   if (!a.history.empty()) {
-    const auto history = to_vector(read_json_file(a.history, "--history"), "--history");
+    const auto history = read_vector(a.history, "--history");
     check_arg(static_cast<int64_t>(history.size()) == a.experts, "--history",
               "expected " + std::to_string(a.experts) + " entries, got " +
                   std::to_string(history.size()));
     planner.update_redundancy_mapping(history);
   }
-  const auto workload = to_vector(read_json_file(a.workload, "--workload"), "--workload");
+  const auto workload = read_vector(a.workload, "--workload");
   check_arg(static_cast<int64_t>(workload.size()) == a.experts, "--workload",
             "expected " + std::to_string(a.experts) + " entries, got " +
                 std::to_string(workload.size()));

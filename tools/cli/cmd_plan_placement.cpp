@@ -125,8 +125,7 @@ namespace {
 }  // namespace
 
 void run_plan_placement(const PlanPlacementArgs& a) {
-  const std::vector<double> workload = to_vector(read_json_file(a.workload, "--workload"),
-                                                 "--workload");
+  const std::vector<double> workload = read_vector(a.workload, "--workload");
   const int64_t E = static_cast<int64_t>(workload.size());
   check_arg(a.experts == 0 || a.experts == E, "--experts",
             std::to_string(a.experts) + " does not match the workload's " + std::to_string(E) +

@@ -3,11 +3,11 @@
 // plot; progress on stderr for long runs.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/json_io.hpp"
 #include "lplb/errors.hpp"
 #include "sim/cost_model_json.hpp"
 #include "sim/plot.hpp"
@@ -19,18 +19,10 @@
 namespace lplb::cli {
 namespace {
 
-void write_json_file(const nlohmann::json& doc, const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  check_arg(static_cast<bool>(out), "--json", "cannot open '" + path + "' for writing");
-  out << doc.dump() << "\n";
-  out.close();
-  check_arg(static_cast<bool>(out), "--json", "cannot write '" + path + "'");
-}
-
 struct SimulateArgs {
   sim::SimOptions options;
   int64_t experts = 256, steps = 500, layer = 0, move_budget = 4;
-  std::string json, plot, cost_model;
+  std::string json, plot, cost_model, format = "table";
   bool quiet = false, sweep_moves = false;
 };
 
@@ -47,7 +39,9 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--topology", o.topology, "cube, hypercube, ring[:S], torus:MxN or r2o.json")
       ->capture_default_str();
   cmd->add_option("--redundant", o.redundant, "redundant experts per rank R")->capture_default_str();
-  auto* tokens = cmd->add_option("--tokens", o.tokens_per_rank, "tokens per rank per step")
+  auto* tokens = cmd->add_option("--tokens", o.tokens_per_rank,
+                                 "tokens per rank per step (with --trace: rescale every step to "
+                                 "this many, largest-remainder rounding)")
                      ->capture_default_str();
   auto* steps = cmd->add_option("--steps", a->steps, "steps (default 500; with --trace, all of its steps)");
   auto* skew = cmd->add_option("--skew", o.skew, "Zipf exponent of the synthetic popularity")
@@ -77,7 +71,11 @@ void setup_simulate(CLI::App& app) {
   cmd->add_option("--eplb-groups", o.eplb_groups, "EPLB baseline: expert groups")->capture_default_str();
   cmd->add_option("--eplb-nodes", o.eplb_nodes, "EPLB baseline: nodes")->capture_default_str();
   cmd->add_option("--threads", o.threads, "sampling threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--json", a->json, "write all figures and per-step series here");
+  cmd->add_option("--json", a->json, "write all figures and per-step series here ('-': stdout)");
+  cmd->add_option("--format", a->format,
+                  "table (stdout, default) | json: the --json document on stdout, no table")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
   auto* budget = cmd->add_option("--move-budget", a->move_budget,
                                  "online_lp: slots rewritten per layer per refresh (default 4)");
@@ -97,18 +95,23 @@ void setup_simulate(CLI::App& app) {
                   "JSON {a_us, b_us_per_token, c_us_per_expert, speed[P], extra_us[P]} or a "
                   "scripts/measure_gemm.py table: the modelled GEMM time (default: the H200 fit)");
   // The synthetic stream's knobs mean nothing for a replayed trace.
-  for (CLI::Option* opt : {topk, tokens, skew, drift, noise, seed, base}) opt->excludes(trace);
+  for (CLI::Option* opt : {topk, skew, drift, noise, seed, base}) opt->excludes(trace);
 
-  cmd->callback([a, experts, steps, layer, budget] {
+  cmd->callback([a, experts, steps, layer, tokens, trace, budget] {
     sim::SimOptions opt = a->options;
     if (budget->count() > 0) opt.move_budget = a->move_budget;
     if (experts->count() > 0) opt.experts = a->experts;
     if (steps->count() > 0) opt.steps = a->steps;
     if (layer->count() > 0) opt.layer = a->layer;
+    if (tokens->count() > 0 && trace->count() > 0) opt.trace_tokens_per_rank = opt.tokens_per_rank;
     if (!a->cost_model.empty()) opt.cost_model = sim::read_cost_model(a->cost_model, "--cost-model");
     // Fail before a long run, not after it.
+    check_arg(a->plot != "-", "--plot", "needs a file name (its extension picks the format)");
     if (!a->plot.empty()) sim::check_plot_target(a->plot);
-    if (!a->json.empty()) {
+    const bool json_stdout = a->format == "json" || a->json == "-";
+    check_arg(a->format != "json" || a->json.empty() || a->json == "-", "--json",
+              "--format json already writes the document to stdout");
+    if (!a->json.empty() && a->json != "-") {
       const std::filesystem::path dir = std::filesystem::path(a->json).parent_path();
       check_arg(dir.empty() || std::filesystem::is_directory(dir), "--json",
                 "directory '" + dir.string() + "' does not exist");
@@ -131,11 +134,15 @@ void setup_simulate(CLI::App& app) {
                    "note: %lld steps, not more than --refresh %lld: placements are built once "
                    "and never refreshed\n",
                    static_cast<long long>(result.num_steps), static_cast<long long>(opt.refresh));
-    std::fputs(sim::format_table(result).c_str(), stdout);
-    std::fflush(stdout);
-    if (!a->json.empty() || !a->plot.empty()) {
+    // stdout carries exactly one thing: the table, or the JSON document.
+    if (a->format == "table") {
+      std::fputs(sim::format_table(result).c_str(), json_stdout ? stderr : stdout);
+      std::fflush(json_stdout ? stderr : stdout);
+    }
+    if (json_stdout || !a->json.empty() || !a->plot.empty()) {
       const nlohmann::json doc = sim::to_json(result);
-      if (!a->json.empty()) write_json_file(doc, a->json);
+      if (json_stdout) write_json(doc, "-", "--json");
+      else if (!a->json.empty()) write_json(doc, a->json, "--json");
       if (!a->plot.empty()) sim::write_plot(doc, a->plot);
     }
   });

@@ -1,11 +1,15 @@
 // `lplb`: JSON in, JSON out. Errors print `error: ...` on stderr and exit
-// non-zero: 2 for bad input, 1 for internal failures.
+// non-zero: 2 for bad input, 1 for internal failures. Without arguments it
+// prints the usage and exits 0. Every file argument takes `-` for
+// stdin/stdout; --pretty indents JSON output.
 #include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
 
+#include "cli/build_info.hpp"
 #include "cli/commands.hpp"
+#include "cli/json_io.hpp"
 #include "lplb/config.hpp"
 #include "lplb/errors.hpp"
 
@@ -14,17 +18,33 @@ std::vector<CommandEntry>& command_registry() {
   static std::vector<CommandEntry> registry;
   return registry;
 }
+namespace {
+
+std::string version_text() {
+  auto on = [](bool b) { return b ? "on" : "off"; };
+  return std::string("lplb ") + LPLB_VERSION + " (commit " + kGitCommit + ")\nbuilt with: CUDA " +
+         on(kBuiltWithCuda) + ", MPI " + on(kBuiltWithMpi) + ", NCCL " + on(kBuiltWithNccl);
+}
+
+}  // namespace
 }  // namespace lplb::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"lplb: MoE expert-parallel load balancing (EPLB placement + per-batch LP)"};
+  CLI::App app{"lplb: MoE expert-parallel load balancing (EPLB placement + per-batch LP)", "lplb"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "lplb " LPLB_VERSION);
+  app.fallthrough();  // --pretty / --version also after the subcommand
+  app.set_version_flag("--version", lplb::cli::version_text());
+  bool pretty = false;
+  app.add_flag("--pretty", pretty, "indent JSON output (default: compact)");
   auto& registry = lplb::cli::command_registry();
   std::sort(registry.begin(), registry.end(),
             [](const auto& a, const auto& b) { return std::string(a.name) < b.name; });
   for (const auto& entry : registry) entry.setup(app);
-  if (argc > 1 && argv[1][0] != '-' &&
+  if (argc == 1) {  // usage, not an error: nothing was asked yet
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  app.parse_complete_callback([&] { lplb::cli::set_pretty(pretty); });  if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(registry.begin(), registry.end(),
                    [&](const auto& e) { return std::string(e.name) == argv[1]; })) {
     std::string names;

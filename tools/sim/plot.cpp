@@ -57,10 +57,9 @@ std::string find_plot_script() {
               std::string("LPLB_PLOT_SCRIPT points to '") + env + "', which is not a file");
     return env;
   }
-  // This file is tools/sim/plot.cpp of the source tree; the script is
-  // scripts/plot_simulation.py of the same tree.
-  const fs::path script =
-      fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "plot_simulation.py";
+  // scripts/plot_simulation.py of the source tree this was built from
+  // (an absolute path from CMake: __FILE__ is relative under some generators).
+  const fs::path script = LPLB_PLOT_SCRIPT_PATH;
   check_arg(fs::is_regular_file(script), "--plot",
             "cannot find " + script.string() +
                 "; set LPLB_PLOT_SCRIPT to the path of scripts/plot_simulation.py");

@@ -13,6 +13,7 @@
 #include "lplb/planner.hpp"
 #include "sim/synthetic.hpp"
 #include "sim/trace.hpp"
+#include "sim/trace_scale.hpp"
 #include "sim/traffic.hpp"
 
 namespace lplb::sim {
@@ -162,6 +163,20 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   if (!o.trace_path.empty()) {
     Trace trace = load_trace(o.trace_path, "--trace");
     E = trace.num_experts;
+    if (o.trace_tokens_per_rank) {
+      // Token-slots per step: tokens per rank x ranks x the trace's top-k
+      // (1 when the trace does not record it: N then counts token-slots).
+      const nlohmann::json& tk = trace.config.is_object() && trace.config.contains("topk")
+                                     ? trace.config["topk"]
+                                     : nlohmann::json();
+      const int64_t topk = tk.is_number_integer() && tk.get<int64_t>() > 0 ? tk.get<int64_t>() : 1;
+      check_positive(*o.trace_tokens_per_rank, "--tokens");
+      check_arg(*o.trace_tokens_per_rank <= (int64_t{1} << 40) / (o.ep * topk), "--tokens",
+                "too large: tokens x ranks x top-k exceeds 2^40");
+      scale_trace(trace, *o.trace_tokens_per_rank * o.ep * topk);
+      config["trace_tokens_per_rank"] = *o.trace_tokens_per_rank;
+      config["trace_topk"] = topk;
+    }
     if (o.experts)
       check_arg(*o.experts == E, "--experts",
                 std::to_string(*o.experts) + " does not match the trace's " + std::to_string(E) +
@@ -186,7 +201,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   } else {
     SyntheticConfig s;
     if (!o.base_path.empty()) {
-      s.base = cli::to_vector(cli::read_json_file(o.base_path, "--base"), "--base");
+      s.base = cli::read_vector(o.base_path, "--base");
       if (o.experts)
         check_arg(static_cast<int64_t>(s.base.size()) == *o.experts, "--base",
                   "has " + std::to_string(s.base.size()) + " entries, --experts is " +

@@ -35,6 +35,9 @@ struct SimOptions {
   std::string base_path;           // JSON [E]: measured popularity (synthetic base)
   std::string trace_path;          // replay this trace instead of the synthetic stream
   std::optional<int64_t> layer;    // trace layer to replay (default: all, one stream each)
+  // With a trace: rescale every step to this many tokens per rank
+  // (sim/trace_scale.hpp); unset: replay the recorded counts.
+  std::optional<int64_t> trace_tokens_per_rank;
   int64_t window = 100;            // history = moving sum of the last `window` steps
   int64_t refresh = 100;           // placements are refreshed every `refresh` steps
   int64_t warmup = 0;              // first steps left out of the summary figures

@@ -55,6 +55,14 @@ struct CudaPlannerOptions {
   bool exact_single_thread = false;
   bool ipm_single_thread = false;
   bool map_ballot_match = false;
+  // Exact warp solver: groups of <= 8 ranks start the Newton iteration at
+  // the optimum, found by enumerating rank subsets (off: at the mean load,
+  // as the CPU solver; the same optimum, usually more max-flow rounds).
+  bool exact_subset_start = true;
+  // run() on small batches (<= 32 count tiles, e.g. 65536 ids for E <= 256)
+  // with the exact warp solver and at most 8 groups: count and solve in one
+  // launch (the last count block solves). Same results; off: two launches.
+  bool fuse_count_solve = true;
 };
 
 // Bits of the device error word.

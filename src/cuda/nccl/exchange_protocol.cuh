@@ -1,6 +1,6 @@
 // The LSA exchange protocol (lplb/cuda/nccl_device_exchange.hpp), free of NCCL:
 // the kernel reaches peers' memory through a `Peers` policy, so the same code
-// runs over an NCCL symmetric window (device_exchange.cu) and, in the tests,
+// runs over an NCCL symmetric window (window_peers.cuh) and, in the tests,
 // over plain buffers of "ranks" simulated on one GPU.
 //
 // Window of each rank (64-bit words, one ExchangeLayout for all ranks):
