@@ -3,20 +3,24 @@
 //
 //   cmake -S . -B build-cuda -G Ninja -DLPLB_CUDA=ON -DLPLB_BENCH=ON
 //   cmake --build build-cuda --target cuda_placement_bench
-//   build-cuda/bench/cuda_placement_bench [--workloads FILE]
+//   build-cuda/bench/cuda_placement_bench [--workloads FILE] [--quick]
 //
 // FILE (optional): recorded batches, one line of E = 256 integers each (the
 // expert counts of one layer at one step, e.g. from the shared traces:
 // bench/gpu_placement.sh extracts them); without it only the synthetic Zipf
-// batches of cuda_bench run.
+// batches of cuda_bench run. --quick: the P = 32 cases and the masked P = 256
+// case only.
 //
 // Every time is the median of CUDA-event-timed graph replays, 16 workloads
 // rotated (one graph each). Every GPU optimum is checked against the CPU
 // PlacementPlanner's on the same workload; the worst relative difference is
 // printed next to the times.
-//  1. solve latency per layer: the block-parallel solver at several block
-//     sizes and the serial (CPU code on one thread) variant;
-//  2. count -> solve -> map for 4096 tokens x top-8 (int32 ids), one graph;
+//  1. solve latency per layer: the block-parallel solver with all latency
+//     paths (solve_features), none (the first kernel's way), each alone, the
+//     fixed cost (the kernel without the LP), and the serial (CPU code on one
+//     thread) variant;
+//  2. count -> solve -> map for 4096 tokens x top-8 (int32 ids), one graph,
+//     with all latency paths and none;
 //  3. 61 layers in one solve launch.
 #include <cuda_runtime.h>
 
@@ -47,6 +51,10 @@ using lplb::cuda::PlacementResult;
 
 constexpr int64_t kE = 256;
 constexpr int kWorkloads = 16;
+// CudaPlacementPlannerOptions::solve_features bits (the header documents them).
+constexpr int kBulkLoad = 1, kEarlyExit = 2, kFusedStats = 4, kRankItem = 8, kBfsStop = 16,
+              kAllPaths = 31,
+              kNoLp = 256;
 
 struct Case {
   std::string name;
@@ -110,7 +118,7 @@ std::vector<std::vector<int64_t>> read_workloads(const std::string& path) {
 }
 
 struct SolveFigures {
-  double us = 0, worst_rel = 0, pulses_mean = 0, rounds_mean = 0;
+  double us = 0, worst_rel = 0, pulses_mean = 0, rounds_mean = 0, relabels_mean = 0;
   int pulses_max = 0, rounds_max = 0;
 };
 
@@ -134,6 +142,7 @@ SolveFigures time_solve(const Case& c, const std::vector<std::vector<int64_t>>& 
     }
     f.pulses_mean += r.pulses / double(w.size());
     f.rounds_mean += r.rounds / double(w.size());
+    f.relabels_mean += r.relabels / double(w.size());
     f.pulses_max = std::max(f.pulses_max, r.pulses);
     f.rounds_max = std::max(f.rounds_max, r.rounds);
   }
@@ -148,10 +157,11 @@ SolveFigures time_solve(const Case& c, const std::vector<std::vector<int64_t>>& 
 // count -> solve -> map of 4096 x top-8 int32 ids drawn from each workload's
 // popularity, one graph per id buffer.
 double time_pipeline(const Case& c, const std::vector<std::vector<int64_t>>& w,
-                     cudaStream_t stream, std::mt19937_64& rng) {
+                     cudaStream_t stream, std::mt19937_64& rng, int solve_features) {
   const int64_t n = 4096 * 8;
   CudaPlacementPlannerOptions o;
   o.max_ids = n;
+  o.solve_features = solve_features;
   CudaPlacementPlanner gpu(std::span<const int32_t>(c.phy2log), kE, c.P,
                            std::span<const uint8_t>(c.absent), o);
   std::vector<int32_t*> ids, outs;
@@ -201,8 +211,11 @@ double time_layers(const Case& c, const std::vector<std::vector<int64_t>>& w, in
 
 int main(int argc, char** argv) {
   std::string workload_file;
-  for (int k = 1; k + 1 < argc; ++k)
-    if (std::strcmp(argv[k], "--workloads") == 0) workload_file = argv[k + 1];
+  bool quick = false;
+  for (int k = 1; k < argc; ++k) {
+    if (k + 1 < argc && std::strcmp(argv[k], "--workloads") == 0) workload_file = argv[k + 1];
+    if (std::strcmp(argv[k], "--quick") == 0) quick = true;
+  }
   int device_count = 0;
   if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
     std::printf("no CUDA device\n");
@@ -223,9 +236,9 @@ int main(int argc, char** argv) {
   cases.push_back(make_case("eplb", 32, 320, 0, rng));
   cases.push_back(make_case("hybrid", 32, 288, 0, rng));
   cases.push_back(make_case("hybrid", 32, 320, 0, rng));
-  cases.push_back(make_case("eplb", 256, 512, 0, rng));
+  if (!quick) cases.push_back(make_case("eplb", 256, 512, 0, rng));
   cases.push_back(make_case("eplb", 256, 512, 192, rng));
-  cases.push_back(make_case("hybrid", 256, 512, 0, rng));
+  if (!quick) cases.push_back(make_case("hybrid", 256, 512, 0, rng));
 
   std::vector<std::pair<std::string, std::vector<std::vector<int64_t>>>> sources;
   {
@@ -248,37 +261,53 @@ int main(int argc, char** argv) {
   if (sources.size() > 2) srcs.push_back("trace");
 
   std::printf("\n## 1. Solve latency per layer (us, median of graph replays)\n\n");
-  std::printf("| case | workloads | items | auto threads | 64 thr | 128 thr | 256 thr | serial | "
-              "pulses mean/max | rounds mean/max | worst rel diff vs CPU |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| case | workloads | items | all paths | none | bulk load | early exit | "
+              "fused stats | rank items | relabel stop | all, 64 thr | all, 128 thr | no LP | serial | pulses mean/max | rounds mean/max | "
+              "relabel sweeps mean | worst rel diff vs CPU |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Case& c : cases)
     for (const std::string& src : srcs) {
       const auto& w = workloads_for(c, src);
       const PlacementPlanner cpu(std::span<const int32_t>(c.phy2log), kE, c.P);
       CudaPlacementPlannerOptions o;
       const SolveFigures a = time_solve(c, w, o, stream);
-      double t[3];
-      const int threads[3] = {64, 128, 256};
-      for (int k = 0; k < 3; ++k) {
-        o.solve_threads = threads[k];
-        t[k] = time_solve(c, w, o, stream).us;
+      double worst = a.worst_rel;
+      const int variants[6] = {0, kBulkLoad, kEarlyExit, kFusedStats, kRankItem, kBfsStop};
+      double t[6];
+      for (int k = 0; k < 6; ++k) {
+        o.solve_features = variants[k];
+        const SolveFigures v = time_solve(c, w, o, stream);
+        t[k] = v.us;
+        worst = std::max(worst, v.worst_rel);
       }
+      o.solve_features = -1;
+      o.solve_threads = 64;
+      const SolveFigures t64 = time_solve(c, w, o, stream);
+      o.solve_threads = 128;
+      const SolveFigures t128 = time_solve(c, w, o, stream);
+      worst = std::max({worst, t64.worst_rel, t128.worst_rel});
       o.solve_threads = 0;
+      // The kernel without the LP: its optimum is not checked.
+      o.solve_features = kAllPaths | kNoLp;
+      const double no_lp = time_solve(c, w, o, stream).us;
+      o.solve_features = -1;
       o.serial_solver = true;
       const SolveFigures s = time_solve(c, w, o, stream);
-      std::printf("| %s | %s | %lld | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f/%d | %.2f/%d | %.1e |\n",
+      std::printf("| %s | %s | %lld | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+                  "%.1f | %.1f/%d | %.2f/%d | %.1f | %.1e |\n",
                   c.name.c_str(), src.c_str(), static_cast<long long>(cpu.num_movable_groups()),
-                  a.us, t[0], t[1], t[2], s.us, a.pulses_mean, a.pulses_max, a.rounds_mean,
-                  a.rounds_max, std::max(a.worst_rel, s.worst_rel));
+                  a.us, t[0], t[1], t[2], t[3], t[4], t[5], t64.us, t128.us, no_lp, s.us, a.pulses_mean, a.pulses_max,
+                  a.rounds_mean, a.rounds_max, a.relabels_mean, std::max(worst, s.worst_rel));
       std::fflush(stdout);
     }
 
   std::printf("\n## 2. count -> solve -> map, 4096 tokens x top-8 int32 ids, one graph (us)\n\n");
-  std::printf("| case | workloads | pipeline us |\n|---|---|---|\n");
+  std::printf("| case | workloads | all paths | none |\n|---|---|---|---|\n");
   for (const Case& c : cases)
     for (const std::string& src : srcs) {
-      std::printf("| %s | %s | %.1f |\n", c.name.c_str(), src.c_str(),
-                  time_pipeline(c, workloads_for(c, src), stream, rng));
+      const double all = time_pipeline(c, workloads_for(c, src), stream, rng, -1);
+      const double none = time_pipeline(c, workloads_for(c, src), stream, rng, 0);
+      std::printf("| %s | %s | %.1f | %.1f |\n", c.name.c_str(), src.c_str(), all, none);
       std::fflush(stdout);
     }
 

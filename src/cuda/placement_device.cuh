@@ -47,13 +47,15 @@ struct PlacementTables {
 };
 
 // Ints of the block for these worst-case sizes, and the views into it.
-inline size_t placement_block_ints(int64_t E, int64_t P, int64_t S, int64_t I) {
+__host__ __device__ inline size_t placement_block_ints(int64_t E, int64_t P, int64_t S,
+                                                       int64_t I) {
   return static_cast<size_t>(kPlacementHeaderInts + 7 * S + 3 * E + 1 + 2 * (I + 1) +
                              2 * (P + 1));
 }
 
-inline PlacementTables placement_tables(int32_t* block, int64_t E, int64_t P, int64_t S,
-                                        int64_t I, int64_t max_replicas) {
+__host__ __device__ inline PlacementTables placement_tables(int32_t* block, int64_t E, int64_t P,
+                                                            int64_t S, int64_t I,
+                                                            int64_t max_replicas) {
   PlacementTables t{};
   t.E = static_cast<int32_t>(E);
   t.P = static_cast<int32_t>(P);
@@ -85,10 +87,22 @@ inline PlacementTables placement_tables(int32_t* block, int64_t E, int64_t P, in
 }
 
 // Launchers (placement_solve.cu, placement_map.cu).
+// The solve's latency paths (CudaPlacementPlannerOptions::solve_features);
+// none changes the result.
+enum PlacementSolveFeature : int {
+  kSolveBulkLoad = 1,     // the whole placement block in one vectorised copy
+  kSolveEarlyExit = 2,    // PulseState::early_exit
+  kSolveFusedStats = 4,   // PulseState::fused_stats
+  kSolveRankItem = 8,     // PulseState::rank_item
+  kSolveBfsEarlyStop = 16,  // PulseState::bfs_early_stop
+  kSolveAllFeatures = 31,
+  kSolveProfileNoLp = 256,  // benchmark only: skip the LP (shares = even split)
+};
 struct PlacementSolveConfig {
   int threads;   // per block (one layer per block)
   size_t smem;   // dynamic shared memory per block
   bool serial;   // the CPU solver on one thread
+  int features = kSolveAllFeatures;
 };
 size_t placement_solve_smem(int64_t E, int64_t P, int64_t S, int64_t I, bool serial);
 void configure_placement_kernels();

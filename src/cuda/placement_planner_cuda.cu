@@ -239,6 +239,8 @@ void CudaPlacementPlanner::Impl::construct(std::vector<int32_t> p2l,
   check_arg(detail::placement_map_smem(m.E, m.S, m.warps) <= detail::kMapSharedBytes,
             "max_physical", "too many slots and experts for the map kernel's shared table");
   m.solve_cfg.serial = o.serial_solver;
+  check_arg(o.solve_features >= -1, "solve_features", "must be -1 (all) or a bit mask");
+  m.solve_cfg.features = o.solve_features < 0 ? detail::kSolveAllFeatures : o.solve_features;
   m.solve_cfg.smem = detail::placement_solve_smem(m.E, m.P, m.S, m.I, o.serial_solver);
   check_arg(m.solve_cfg.smem + 1024 <= static_cast<size_t>(optin), "max_physical",
             "the LP of " + std::to_string(m.S) + " slots and " + std::to_string(m.P) +

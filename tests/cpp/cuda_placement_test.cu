@@ -132,6 +132,45 @@ TEST(CudaPlacementPlanner, SerialSolverGivesCpuSharesBitForBit) {
   }
 }
 
+// The solve's latency paths (solve_features) change no bit of the shares:
+// every subset against none, on random placements (also absent slots and
+// uniform workloads, where the early exit fires) and on EPLB placements.
+TEST(CudaPlacementPlanner, SolveFeaturesGiveIdenticalShares) {
+  SKIP_WITHOUT_DEVICE();
+  std::mt19937_64 rng(515);
+  const int trials = small_run() ? 6 : 200;
+  for (int trial = 0; trial < trials; ++trial) {
+    const RandomPlacement rp = random_placement(rng, 40, 12, 1 + trial % 8);
+    std::vector<uint8_t> absent;
+    if (trial % 3 == 1) {  // drop a replica of some multi-copy experts
+      absent.assign(rp.phy2log.size(), 0);
+      std::vector<int> copies(rp.E, 0);
+      for (int32_t e : rp.phy2log) ++copies[e];
+      for (size_t s = 0; s < rp.phy2log.size(); s += 3)
+        if (copies[rp.phy2log[s]] > 1) {
+          absent[s] = 1;
+          --copies[rp.phy2log[s]];
+        }
+    }
+    std::vector<double> w = random_workload(rp.E, rng, trial % 2 == 0);
+    if (trial % 4 == 0) std::fill(w.begin(), w.end(), 3.0);
+    DeviceArray<double> dw(w);
+    std::vector<double> want;
+    for (int features : {0, 1, 2, 4, 8, 16, 31, -1}) {
+      CudaPlacementPlannerOptions o;
+      o.solve_features = features;
+      CudaPlacementPlanner gpu(std::span<const int32_t>(rp.phy2log), rp.E, rp.P, absent, o);
+      gpu.solve(dw.get(), nullptr);
+      gpu.check_errors(nullptr);
+      const std::vector<double> got = copy_to_host(gpu.shares(), rp.phy2log.size());
+      if (features == 0)
+        want = got;
+      else
+        ASSERT_EQ(got, want) << "trial " << trial << " features " << features;
+    }
+  }
+}
+
 // DeepSeek-V3-like sizes through one planner and set_placement: EPLB's and
 // the hybrid's placements with 288 and 320 slots.
 TEST(CudaPlacementPlanner, EplbAndHybridAtScaleMatchCpu) {

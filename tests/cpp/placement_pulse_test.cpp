@@ -29,7 +29,8 @@ struct PulseRun {
   std::vector<double> flow;
 };
 
-PulseRun run_pulse(const detail::PlacementLayout& L, const std::vector<double>& w) {
+PulseRun run_pulse(const detail::PlacementLayout& L, const std::vector<double>& w,
+                   bool early_exit = true, bool bfs_early_stop = true) {
   const int P = static_cast<int>(L.ep_size), I = static_cast<int>(L.num_items);
   const size_t nnz = static_cast<size_t>(L.nnz());
   std::vector<double> fixed(P, 0.0), weight(I, 0.0);
@@ -38,7 +39,7 @@ PulseRun run_pulse(const detail::PlacementLayout& L, const std::vector<double>& 
       weight[i] += w[L.item_expert[k]];
   for (int r = 0; r < P; ++r)
     for (int k = L.fixed_offset[r]; k < L.fixed_offset[r + 1]; ++k) fixed[r] += w[L.fixed_expert[k]];
-  std::vector<double> flow(nnz), pfwd(nnz), pback(nnz), excess(I + P), sink_res(P), scratch(32);
+  std::vector<double> flow(nnz), pfwd(nnz), pback(nnz), excess(I + P), sink_res(P), scratch(64);
   std::vector<int32_t> lab0(I + P), lab1(I + P), iscratch(32);
   detail::PulseState s{};
   s.I = I;
@@ -59,6 +60,8 @@ PulseRun run_pulse(const detail::PlacementLayout& L, const std::vector<double>& 
   s.lab1 = lab1.data();
   s.scratch = scratch.data();
   s.iscratch = iscratch.data();
+  s.early_exit = early_exit;
+  s.bfs_early_stop = bfs_early_stop;
   PulseRun run;
   run.info = detail::pulse_solve(s);
   run.flow = flow;
@@ -103,6 +106,29 @@ TEST(PlacementPulse, RandomPlacementsMatchCpu) {
     }
     if (HasFailure()) return;
   }
+}
+
+// The early exit (even split already under the trivial bound) and the
+// relabel's early stop return what the full path returns: the same bound and
+// the same flow.
+TEST(PlacementPulse, EarlyExitChangesNothing) {
+  std::mt19937_64 rng(99);
+  int exits = 0;
+  for (int trial = 0; trial < 1000; ++trial) {
+    const test::RandomPlacement rp = test::random_placement(rng, 40, 12, 1 + trial % 8);
+    const detail::PlacementLayout L = detail::build_placement_layout(rp.phy2log, rp.E, rp.P);
+    // Uniform workloads make the even split fit often; random ones rarely.
+    std::vector<double> w = test::random_workload(rp.E, rng, trial % 3 != 0);
+    if (trial % 2 == 0) std::fill(w.begin(), w.end(), static_cast<double>(1 + trial % 5));
+    const PulseRun fast = run_pulse(L, w, true);
+    const PulseRun full = run_pulse(L, w, false, trial % 4 < 2);
+    EXPECT_EQ(fast.info.bound, full.info.bound) << "trial " << trial;
+    EXPECT_EQ(fast.info.leftover, full.info.leftover) << "trial " << trial;
+    EXPECT_EQ(fast.flow, full.flow) << "trial " << trial;
+    exits += fast.info.relabels == 0 && full.info.relabels > 0;
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(exits, 0);  // the path was taken
 }
 
 TEST(PlacementPulse, EplbAndLargePlacementsMatchCpu) {

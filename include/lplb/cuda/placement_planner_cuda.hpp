@@ -55,6 +55,15 @@ struct CudaPlacementPlannerOptions {
   // layer instead of the block-parallel one: bit-identical shares to the
   // CPU, much slower. For tests.
   bool serial_solver = false;
+  // The block-parallel solve's latency paths as a bit mask (-1: all; 0: the
+  // first kernel's way): 1 loads the placement in one vectorised copy, 2
+  // stops at once when the even split already fits under the trivial lower
+  // bound, 4 fuses the start-up reductions, 8 keeps each rank arc's item
+  // next to the arc (one dependent load less), 16 ends each global relabel
+  // after an item sweep that moved no label. None changes the result. For
+  // A/B benchmarks; 256 (benchmarks only) skips the LP and writes the even
+  // split, to time the kernel's fixed cost.
+  int solve_features = -1;
 };
 
 // Per-layer solver outcome (device), next to the shares.
