@@ -48,6 +48,11 @@ struct ReplanOptions {
   // over real batches, not only over a smoothed prediction).
   int64_t recent_steps = 8;
   double recent_weight = 0.5;
+  // The noise threshold: a change is applied only if its gain exceeds
+  // noise_deviations standard errors of the per-batch part of the gain (the
+  // per-recent-batch changes of the LP optimum under the change: sd /
+  // sqrt(n), times their weight). 0: any strict gain.
+  double noise_deviations = 0.0;
   // Candidates per round: receiving experts and donor slots (pairs tried =
   // receivers * donors at most).
   int64_t receivers = 4;

@@ -21,6 +21,7 @@ namespace {
 struct Scenario {
   std::vector<double> load;
   double weight = 0, inv_mean = 0;
+  bool batch = false;  // one real step of the history (not a smoothed prediction)
 };
 
 void check_options(const ReplanOptions& o) {
@@ -33,6 +34,8 @@ void check_options(const ReplanOptions& o) {
   check_arg(finite(o.recent_weight) && o.recent_weight >= 0 && o.hedge_weight + o.recent_weight <= 1,
             "options", "recent_weight must be >= 0 and hedge_weight + recent_weight <= 1");
   check_arg(o.recent_steps >= 0, "options", "recent_steps must be >= 0");
+  check_arg(finite(o.noise_deviations) && o.noise_deviations >= 0, "options",
+            "noise_deviations must be finite and >= 0");
   check_arg(o.receivers >= 1 && o.donors >= 1 && o.finalists >= 1, "options",
             "receivers, donors and finalists must be >= 1");
 }
@@ -62,7 +65,7 @@ std::vector<Scenario> make_scenarios(std::span<const double> history, int64_t st
   out.push_back({mean, 1.0 - hedge - recent_weight, 0.0});
   for (int64_t t = steps - recent; t < steps; ++t)
     out.push_back({std::vector<double>(history.begin() + t * E, history.begin() + (t + 1) * E),
-                   recent_weight / static_cast<double>(recent), 0.0});
+                   recent_weight / static_cast<double>(recent), 0.0, true});
   if (hedge > 0) {
     const double n = static_cast<double>(steps);
     std::vector<double> hedged(E);
@@ -137,7 +140,7 @@ class Greedy {
       const int32_t b = current_[s];
       current_[s] = a;
       lp_.load(current_);
-      const double value = score(best);
+      const double value = score(best, first);
       current_[s] = b;
       if (value < best) {
         best = value;
@@ -145,7 +148,7 @@ class Greedy {
         best_slot = s;
       }
     }
-    if (best_slot < 0) return false;
+    if (best_slot < 0 || !beats_noise(best_expert, best_slot, now - best)) return false;
     const int32_t b = current_[best_slot];
     moves.push_back({best_slot, best_expert, b, 0});
     current_[best_slot] = best_expert;
@@ -159,15 +162,44 @@ class Greedy {
   // The objective of the loaded graph; stops early (returning a value >=
   // `cutoff`) once it cannot end below cutoff: no scenario's optimum is
   // below its mean rank load, so the rest adds at least their weights.
-  double score(double cutoff = INFINITY) {
+  // `first`: the heaviest scenario's optimum on this graph when already
+  // known (the screening solved it), NaN if not.
+  double score(double cutoff = INFINITY, double first = NAN) {
     ++evaluations_;
     double value = 0, rest = total_weight_;
     for (const Scenario& sc : scenarios_) {
       rest -= sc.weight;
-      value += sc.weight * sc.inv_mean * lp_.solve(sc.load.data());
+      const double opt = &sc == &scenarios_[0] && !std::isnan(first) ? first : lp_.solve(sc.load.data());
+      value += sc.weight * sc.inv_mean * opt;
       if (value + rest >= cutoff) return INFINITY;
     }
     return value;
+  }
+
+  // Whether `gain` (the objective's drop when slot s receives expert a)
+  // exceeds noise_deviations standard errors of the per-batch part of the
+  // objective: per recent batch, the change of its optimum (as an
+  // imbalance) under the move; a gain carried by one lucky batch of the few
+  // is noise the next batches will not repeat, and the move then costs a
+  // copy and an absent slot for nothing. Needs analyse() on the current
+  // placement first (it keeps the per-scenario optima).
+  bool beats_noise(int32_t a, int32_t s, double gain) {
+    if (o_.noise_deviations <= 0) return true;
+    const int32_t b = current_[s];
+    current_[s] = a;
+    lp_.load(current_);
+    double n = 0, sum = 0, sum2 = 0, weight = 0;
+    for (size_t i = 0; i < scenarios_.size(); ++i) {
+      const Scenario& sc = scenarios_[i];
+      if (!sc.batch) continue;
+      const double d = sc.inv_mean * (optimum_[i] - lp_.solve(sc.load.data()));
+      n += 1, sum += d, sum2 += d * d, weight += sc.weight;
+    }
+    current_[s] = b;
+    if (n < 2) return true;
+    const double var = std::max(0.0, (sum2 - sum * sum / n) / (n - 1));
+    // The per-batch part weighs `weight` in total, as weight * their mean.
+    return gain > o_.noise_deviations * weight * std::sqrt(var / n);
   }
 
   // Solves every scenario on the loaded graph, keeping its rank loads and
@@ -176,10 +208,11 @@ class Greedy {
     const size_t k = scenarios_.size();
     rank_load_.resize(k);
     in_set_.resize(k);
+    optimum_.resize(k);
     double value = 0;
     for (size_t i = 0; i < k; ++i) {
       const Scenario& sc = scenarios_[i];
-      const double opt = lp_.solve(sc.load.data());
+      const double opt = optimum_[i] = lp_.solve(sc.load.data());
       lp_.bottleneck(sc.load.data(), opt, rank_load_[i], in_set_[i]);
       value += sc.weight * sc.inv_mean * opt;
     }
@@ -248,6 +281,7 @@ class Greedy {
   std::vector<int32_t> count_, unchanged_;  // per expert: slots, slots not rewritten
   std::vector<std::vector<double>> rank_load_;
   std::vector<std::vector<uint8_t>> in_set_;
+  std::vector<double> optimum_;  // per scenario, of the placement analysed
   int64_t evaluations_ = 0;
   double total_weight_ = 0;
 };

@@ -36,25 +36,31 @@ void ReplanLp::load(const std::vector<int32_t>& phy2log) {
   // Distinct ranks per expert: slots ascending give ranks ascending.
   std::fill(last_rank_.begin(), last_rank_.end(), -1);
   std::fill(expert_rank_offset_.begin(), expert_rank_offset_.end(), 0);
-  for (int64_t s = 0; s < n; ++s) {
-    const int32_t e = phy2log[s], r = static_cast<int32_t>(s / n_local_);
-    if (last_rank_[e] != r) {
-      last_rank_[e] = r;
-      ++expert_rank_offset_[e + 1];
+  // Slots walked rank by rank (no division per slot: it dominated load()).
+  const int32_t ranks = static_cast<int32_t>(n / n_local_);
+  const int32_t* slot = phy2log.data();
+  for (int32_t r = 0; r < ranks; ++r)
+    for (int64_t l = 0; l < n_local_; ++l) {
+      const int32_t e = *slot++;
+      if (last_rank_[e] != r) {
+        last_rank_[e] = r;
+        ++expert_rank_offset_[e + 1];
+      }
     }
-  }
   for (int64_t e = 0; e < E_; ++e) expert_rank_offset_[e + 1] += expert_rank_offset_[e];
   expert_rank_.resize(expert_rank_offset_[E_]);
   std::fill(last_rank_.begin(), last_rank_.end(), -1);
   std::vector<int32_t>& at = item_of_;  // borrowed as the fill cursor, rewritten below
   for (int64_t e = 0; e < E_; ++e) at[e] = expert_rank_offset_[e];
-  for (int64_t s = 0; s < n; ++s) {
-    const int32_t e = phy2log[s], r = static_cast<int32_t>(s / n_local_);
-    if (last_rank_[e] != r) {
-      last_rank_[e] = r;
-      expert_rank_[at[e]++] = r;
+  slot = phy2log.data();
+  for (int32_t r = 0; r < ranks; ++r)
+    for (int64_t l = 0; l < n_local_; ++l) {
+      const int32_t e = *slot++;
+      if (last_rank_[e] != r) {
+        last_rank_[e] = r;
+        expert_rank_[at[e]++] = r;
+      }
     }
-  }
   // Items: experts on >= 2 ranks, in expert order.
   item_expert_.clear();
   item_offset_.assign(1, 0);

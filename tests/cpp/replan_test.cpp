@@ -117,6 +117,28 @@ TEST(Replan, LargeBudgetApproachesAFullRedesign) {
   EXPECT_LE(replanned, fresh * 1.02) << "replanned " << replanned / 10 << " fresh " << fresh / 10;
 }
 
+// The noise threshold only ever refuses changes: a stricter one applies a
+// prefix of the moves a laxer one applies (the greedy stops at the first
+// refusal), and the objective still never rises.
+TEST(Replan, NoiseThresholdKeepsAPrefixOfTheMoves) {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    const std::vector<int32_t> before = designed(seed);
+    const std::vector<double> h = history(seed + 300, 20);
+    const ReplanResult lax = replan(before, h, 20, kE, kP, kNode, 6);
+    for (double z : {0.5, 1.0, 4.0, 1e9}) {
+      ReplanOptions o;
+      o.noise_deviations = z;
+      const ReplanResult strict = replan(before, h, 20, kE, kP, kNode, 6, o);
+      ASSERT_LE(strict.moves.size(), lax.moves.size());
+      for (size_t k = 0; k < strict.moves.size(); ++k) {
+        EXPECT_EQ(strict.moves[k].slot, lax.moves[k].slot);
+        EXPECT_EQ(strict.moves[k].expert, lax.moves[k].expert);
+      }
+      EXPECT_LE(strict.objective_after, strict.objective_before);
+    }
+  }
+}
+
 TEST(Replan, RejectsBadInput) {
   const std::vector<int32_t> p = designed(1);
   const std::vector<double> h = history(2, 3);
@@ -138,6 +160,11 @@ TEST(Replan, RejectsBadInput) {
   expect_invalid_argument([&] { replan(p, h, 3, kE, 7, kNode, 1); }, "phy2log");
   ReplanOptions o;
   o.hedge_weight = 2;
+  expect_invalid_argument([&] { replan(p, h, 3, kE, kP, kNode, 1, o); }, "options");
+  o = {};
+  o.noise_deviations = -1;
+  expect_invalid_argument([&] { replan(p, h, 3, kE, kP, kNode, 1, o); }, "options");
+  o.noise_deviations = NAN;
   expect_invalid_argument([&] { replan(p, h, 3, kE, kP, kNode, 1, o); }, "options");
   // No load at all: nothing to balance, nothing moves.
   EXPECT_TRUE(replan(p, std::vector<double>(h.size(), 0.0), 3, kE, kP, kNode, 4).moves.empty());
