@@ -39,18 +39,29 @@ class PlacementPlanner {
   // phy2log: [ep_size * n_local] logical expert ids in [0, num_experts); its
   // length must be a positive multiple of ep_size and every expert must
   // appear at least once. Throws InvalidArgument naming the argument.
-  PlacementPlanner(std::span<const int64_t> phy2log, int64_t num_experts, int64_t ep_size);
-  PlacementPlanner(std::span<const int32_t> phy2log, int64_t num_experts, int64_t ep_size);
+  //
+  // absent: empty (every slot serves) or one byte per slot, nonzero = the
+  // slot cannot serve (e.g. its weights are being refilled by an online
+  // re-placement, lplb/replan.hpp). An absent slot gets share 0 from solve()
+  // and even_shares(), never appears in map() output, receives no tokens in
+  // slot_counts(), and the LP and the even split see only the present slots.
+  // log2phy(), logcnt() and max_count() count present slots only. Every
+  // expert needs at least one present slot (InvalidArgument naming "absent").
+  PlacementPlanner(std::span<const int64_t> phy2log, int64_t num_experts, int64_t ep_size,
+                   std::span<const uint8_t> absent = {});
+  PlacementPlanner(std::span<const int32_t> phy2log, int64_t num_experts, int64_t ep_size,
+                   std::span<const uint8_t> absent = {});
 
   int64_t num_experts() const { return num_experts_; }  // E
   int64_t ep_size() const { return ep_size_; }          // P
   int64_t n_local() const { return n_local_; }          // physical slots per rank
   int64_t num_physical() const { return ep_size_ * n_local_; }
-  int64_t max_count() const { return max_count_; }      // most replicas of one expert
+  int64_t max_count() const { return max_count_; }      // most present replicas of one expert
   const std::vector<int32_t>& phy2log() const { return phy2log_; }  // [num_physical]
-  // [E][max_count]: an expert's physical slots in ascending order, -1 padded.
+  const std::vector<uint8_t>& absent() const { return absent_; }    // [num_physical], 1 = absent
+  // [E][max_count]: an expert's present physical slots in ascending order, -1 padded.
   std::vector<int32_t> log2phy() const;
-  std::vector<int32_t> logcnt() const;  // [E] replicas per expert (>= 1)
+  std::vector<int32_t> logcnt() const;  // [E] present replicas per expert (>= 1)
   // Movable groups of the LP (experts sharing one set of >= 2 ranks).
   int64_t num_movable_groups() const { return num_items_; }
 
@@ -90,11 +101,11 @@ class PlacementPlanner {
   // expert split evenly over its replicas.
   std::vector<double> rank_loads(std::span<const double> workload,
                                  std::span<const double> shares = {}) const;
-  // [num_physical]: 1 / logcnt of each slot's expert.
+  // [num_physical]: 1 / logcnt of each present slot's expert, 0 for an absent slot.
   std::vector<double> even_shares() const;
 
  private:
-  void build();
+  void build(std::span<const uint8_t> absent);
   std::vector<double> loads_unchecked(std::span<const double> workload,
                                       std::span<const double> shares) const;
   template <typename Id>
@@ -107,7 +118,8 @@ class PlacementPlanner {
 
   int64_t num_experts_ = 0, ep_size_ = 0, n_local_ = 0, max_count_ = 0, num_items_ = 0;
   std::vector<int32_t> phy2log_;
-  // Expert e's slots, ascending: slots_[slot_offset_[e] .. slot_offset_[e+1]).
+  std::vector<uint8_t> absent_;  // [num_physical], 1 = absent
+  // Expert e's present slots, ascending: slots_[slot_offset_[e] .. slot_offset_[e+1]).
   std::vector<int32_t> slot_offset_, slots_;
   // [E]: the LP item of e, or -1 when all its replicas sit on one rank.
   std::vector<int32_t> item_of_;

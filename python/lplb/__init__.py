@@ -17,6 +17,7 @@ from . import _core
 from ._core import CostModel, SolveOutput, Topology
 from .eplb import rebalance_experts
 from .placement import PlacementPlanner, design_placement
+from .replan import replan
 from .planner import Planner
 from .tracing import TraceRecorder, record_trace
 
@@ -46,6 +47,7 @@ __all__ = [
     "TraceRecorder",
     "Topology",
     "design_placement",
+    "replan",
     "has_cuda",
     "imbalance",
     "rebalance_experts",

@@ -27,6 +27,7 @@ the Planner with `check_errors=True` to check after every call instead.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 from . import _arrays, _core
@@ -81,6 +82,8 @@ class CudaPath:
         """Planner.run for a plain contiguous int32/int64 CUDA tensor, or
         None when the general path must handle the call."""
         if not self._fast_ready:
+            if "torch" not in sys.modules:  # no torch loaded: not a torch tensor
+                return None
             self._init_fast()
         if type(ids) is not self._tensor or not ids.is_cuda:
             return None
@@ -107,6 +110,8 @@ class CudaPath:
         E int32/int64/float32/float64 entries: (probs, workload) as float32,
         or None when the general path must handle the call."""
         if not self._fast_ready:
+            if "torch" not in sys.modules:  # no torch loaded: not a torch tensor
+                return None
             self._init_fast()
         if type(workload) is not self._tensor or not workload.is_cuda:
             return None

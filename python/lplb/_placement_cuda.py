@@ -25,14 +25,24 @@ class PlacementCudaPath(CudaPath):
     """One lplb._core.CudaPlacementPlanner per CUDA device, created on first
     use (the device plumbing is CudaPath's)."""
 
-    def __init__(self, phy2log: np.ndarray, num_experts: int, ep_size: int, max_ids: int) -> None:
+    def __init__(
+        self,
+        phy2log: np.ndarray,
+        num_experts: int,
+        ep_size: int,
+        max_ids: int,
+        absent: np.ndarray | None = None,
+    ) -> None:
         super().__init__(None, max_ids, False)
         self._phy2log = phy2log
+        self._absent = absent
         self._E = num_experts
         self._P = ep_size
 
     def _make(self, index: int) -> Any:
-        return _core.CudaPlacementPlanner(self._phy2log, self._E, self._P, None, self._max_ids, index)
+        return _core.CudaPlacementPlanner(
+            self._phy2log, self._E, self._P, self._absent, self._max_ids, index
+        )
 
     def count(self, ids: Any) -> Any:
         torch = self._torch()

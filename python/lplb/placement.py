@@ -77,6 +77,14 @@ def _host_ints(a: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(h, dtype=np.int64)
 
 
+def _host_mask(x: Any, name: str) -> np.ndarray:
+    """A bool or integer mask as flat contiguous uint8 numpy (1 = set)."""
+    h = _arrays.to_numpy(_host_array(x, name)).reshape(-1)
+    if h.dtype != np.bool_ and h.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected bool or integer entries, got dtype {h.dtype.name}")
+    return np.ascontiguousarray(h != 0, dtype=np.uint8)
+
+
 def _host_floats(a: Any, name: str) -> np.ndarray:
     _arrays.check_numeric_dtype(a, name)
     return np.ascontiguousarray(_arrays.to_numpy(a).reshape(-1), dtype=np.float64)
@@ -90,7 +98,9 @@ class PlacementPlanner:
     threads (the C++ work releases the GIL).
     """
 
-    def __init__(self, phy2log: Array, num_experts: int, ep_size: int) -> None:
+    def __init__(
+        self, phy2log: Array, num_experts: int, ep_size: int, absent: Array | None = None
+    ) -> None:
         """
         :param phy2log: integer [ep_size * n_local] (any shape; flattened
             rank-major, e.g. [ep_size, n_local] or one layer of
@@ -100,7 +110,13 @@ class PlacementPlanner:
             may have any number of replicas, several on one rank included.
         :param num_experts: logical experts E.
         :param ep_size: ranks P.
-        :raises ValueError: on sizes or a phy2log that do not fit together.
+        :param absent: None (every slot serves) or [num_physical] bool/integer
+            mask, nonzero = the slot cannot serve (its weights are being
+            refilled, e.g. after lplb.replan): it gets share 0, never appears
+            in map()'s output, and the LP and the even split use the present
+            slots only; log2phy, logcnt and max_count count present slots.
+            Every expert needs at least one present slot.
+        :raises ValueError: on sizes, a phy2log or a mask that do not fit together.
         :raises TypeError: on a non-integer phy2log or sizes, or a CUDA tensor.
         """
         a = _host_array(phy2log, "phy2log")
@@ -108,8 +124,10 @@ class PlacementPlanner:
         flat = _host_ints(a, "phy2log")
         E = _arrays.py_int(num_experts, "num_experts", 1)
         P = _arrays.py_int(ep_size, "ep_size", 1)
-        self._core = _core.PlacementPlanner(flat, E, P)
+        mask = None if absent is None else _host_mask(absent, "absent")
+        self._core = _core.PlacementPlanner(flat, E, P, mask)
         self._flat = flat
+        self._absent = mask
         self._gpu: Any = None  # lplb._placement_cuda.PlacementCudaPath, on first CUDA tensor
         c = self._core
         self.num_experts: int = c.num_experts
@@ -165,7 +183,9 @@ class PlacementPlanner:
         if self._gpu is None:
             from ._placement_cuda import PlacementCudaPath
 
-            self._gpu = PlacementCudaPath(self._flat, self.num_experts, self.ep_size, 1 << 20)
+            self._gpu = PlacementCudaPath(
+                self._flat, self.num_experts, self.ep_size, 1 << 20, self._absent
+            )
         return self._gpu
 
     def check_errors(self) -> None:

@@ -10,7 +10,7 @@ This file is the public class; its parts live beside it: _planner_state.py
 (mapping attributes, state dicts, pickling, copies) and _planner_host.py
 (array plumbing, host fallbacks, the avail counter, the all-reduce).
 
-Notation (SPEC section 2): E logical experts, P = ep_size ranks, S ranks per
+Notation (docs/ARCHITECTURE.md): E logical experts, P = ep_size ranks, S ranks per
 redundancy group (rows of redundant_to_original), D replicated blocks per
 rank (its columns), G = P / S groups, R redundant experts per rank, C = R / D
 experts combined into one block, n_local = E / P + R physical experts per rank.
@@ -85,7 +85,7 @@ class Planner(PlannerState, PlannerHost):
         :param check_errors: on the GPU, synchronise after every call and raise
             on bad ids or workloads (off: call `check_errors()` yourself).
         :param objective: 'tokens' (default: minimise the largest rank's token
-            count, SPEC 5.3) or 'time' (minimise the largest rank's modelled
+            count) or 'time' (minimise the largest rank's modelled
             GEMM time under `cost_model`; needs solver='exact').
         :param cost_model: None (the H200 fit, `lplb.CostModel()`), an
             lplb.CostModel, or a dict with any of a_us, b_us_per_token,

@@ -23,55 +23,6 @@ namespace lplb::python {
 using namespace nb::literals;
 using cuda::CudaPlanner;
 
-namespace {
-
-template <typename Id>
-void def_id_overloads(nb::class_<CudaPlanner>& c) {
-  c.def(
-      "count",
-      [](CudaPlanner& p, DevIn<Id> ids, uintptr_t stream) {
-        p.count(ids.data(), static_cast<int64_t>(ids.shape(0)), as_stream(stream));
-      },
-      "ids"_a, "stream"_a, Release(),
-      "Enqueues the count of ids (int32/int64 [N], device) into counts().");
-  c.def(
-      "map",
-      [](CudaPlanner& p, DevIn<Id> ids, DevOut<Id> out, uintptr_t stream,
-         std::optional<DevIn<double>> probs) {
-        check_len(out, static_cast<int64_t>(ids.shape(0)), "out");
-        const double* pr = nullptr;
-        if (probs) {
-          check_len(*probs, p.num_probs(), "probs");
-          pr = probs->data();
-        }
-        p.map(ids.data(), static_cast<int64_t>(ids.shape(0)), out.data(), as_stream(stream), pr);
-      },
-      "ids"_a, "out"_a, "stream"_a, "probs"_a = nb::none(), Release(),
-      "Enqueues the mapping of ids to physical ids (same dtype) with probs (float64 [P * D], "
-      "device; None: the last solve's). The last count() must have seen these ids.");
-  c.def(
-      "run",
-      [](CudaPlanner& p, DevIn<Id> ids, DevOut<Id> out, uintptr_t stream) {
-        check_len(out, static_cast<int64_t>(ids.shape(0)), "out");
-        p.run(ids.data(), static_cast<int64_t>(ids.shape(0)), out.data(), as_stream(stream));
-      },
-      "ids"_a, "out"_a, "stream"_a, Release(), "Enqueues count -> solve -> map.");
-}
-
-template <typename W>
-void def_solve(nb::class_<CudaPlanner>& c) {
-  c.def(
-      "solve",
-      [](CudaPlanner& p, DevIn<W> workload, uintptr_t stream) {
-        check_len(workload, p.num_experts(), "workload");
-        p.solve(workload.data(), as_stream(stream));
-      },
-      "workload"_a, "stream"_a, Release(),
-      "Enqueues every group's LP for workload (int64 or float64 [E], device).");
-}
-
-}  // namespace
-
 void bind_cuda(nb::module_& m) {
   // GroupResult::code holds the kernels' LpCode, not lplb::LpStatus: the
   // CUDA build overrides the module-wide value with the kernels' code.
@@ -174,10 +125,14 @@ void bind_cuda(nb::module_& m) {
           "stream"_a, Release(),
           "Synchronises the stream and raises ValueError if a kernel saw a bad id or "
           "workload since the last check.");
-  def_id_overloads<int32_t>(c);
-  def_id_overloads<int64_t>(c);
-  def_solve<int64_t>(c);
-  def_solve<double>(c);
+  const char* map_doc =
+      "Enqueues the mapping of ids to physical ids (same dtype) with probs (float64 [P * D], "
+      "device; None: the last solve's). The last count() must have seen these ids.";
+  def_id_calls<CudaPlanner, int32_t>(c, &CudaPlanner::num_probs, "probs", map_doc);
+  def_id_calls<CudaPlanner, int64_t>(c, &CudaPlanner::num_probs, "probs", map_doc);
+  const char* solve_doc = "Enqueues every group's LP for workload (int64 or float64 [E], device).";
+  def_solve_call<CudaPlanner, int64_t>(c, solve_doc);
+  def_solve_call<CudaPlanner, double>(c, solve_doc);
   bind_placement_cuda(m);
 }
 

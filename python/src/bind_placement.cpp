@@ -13,6 +13,7 @@
 #include "bindings.hpp"
 #include "lplb/placement.hpp"
 #include "lplb/placement_design.hpp"
+#include "lplb/replan.hpp"
 
 namespace lplb::python {
 
@@ -82,10 +83,14 @@ void bind_placement(nb::module_& m) {
   c.def(
           "__init__",
           [](PlacementPlanner* self, HostIn<int64_t> phy2log, int64_t num_experts,
-             int64_t ep_size) { new (self) PlacementPlanner(span_of(phy2log), num_experts, ep_size); },
-          "phy2log"_a, "num_experts"_a, "ep_size"_a, Release(),
+             int64_t ep_size, std::optional<HostIn<uint8_t>> absent) {
+            new (self) PlacementPlanner(span_of(phy2log), num_experts, ep_size,
+                                        absent ? span_of(*absent) : std::span<const uint8_t>());
+          },
+          "phy2log"_a, "num_experts"_a, "ep_size"_a, "absent"_a = nb::none(), Release(),
           "phy2log: int64 [ep_size * n_local] host array, every expert in [0, num_experts) at "
-          "least once. Raises ValueError otherwise.")
+          "least once; absent: None or uint8 [num_physical], nonzero = the slot cannot serve "
+          "(every expert keeps a present slot). Raises ValueError otherwise.")
       .def_prop_ro("num_experts", &PlacementPlanner::num_experts)
       .def_prop_ro("ep_size", &PlacementPlanner::ep_size)
       .def_prop_ro("n_local", &PlacementPlanner::n_local)
@@ -176,6 +181,37 @@ void bind_placement(nb::module_& m) {
       "predicted: float64 [E]; deviation: None or float64 [E]; samples: None or float64 "
       "[num_samples * E] row-major. Returns (numpy int32 phy2log [ep_size * slots_per_rank], "
       "sample_imbalance_before, sample_imbalance_after, moves_accepted).");
+
+  m.def(
+      "replan",
+      [](HostIn<int64_t> phy2log, HostIn<double> history, int64_t steps, int64_t num_experts,
+         int64_t ep_size, int64_t gpus_per_node, int64_t budget, double half_life,
+         double hedge_deviations, double hedge_weight, int64_t recent_steps,
+         double recent_weight) {
+        ReplanOptions o;
+        o.half_life = half_life;
+        o.hedge_deviations = hedge_deviations;
+        o.hedge_weight = hedge_weight;
+        o.recent_steps = recent_steps;
+        o.recent_weight = recent_weight;
+        ReplanResult r;
+        {
+          nb::gil_scoped_release release;
+          r = replan(span_of(phy2log), span_of(history), steps, num_experts, ep_size,
+                     gpus_per_node, budget, o);
+        }
+        std::vector<int64_t> moves;
+        for (const ReplanMove& mv : r.moves)
+          moves.insert(moves.end(), {mv.slot, mv.expert, mv.previous, mv.source_rank});
+        return std::make_tuple(copy_1d(std::move(r.phy2log)), copy_1d(std::move(moves)),
+                               r.objective_before, r.objective_after);
+      },
+      "phy2log"_a, "history"_a, "steps"_a, "num_experts"_a, "ep_size"_a, "gpus_per_node"_a,
+      "budget"_a, "half_life"_a, "hedge_deviations"_a, "hedge_weight"_a, "recent_steps"_a,
+      "recent_weight"_a,
+      "phy2log: int64 [P * n_local]; history: float64 [steps * E] row-major, oldest first. "
+      "Returns (numpy int32 phy2log, numpy int64 moves [4 * k]: slot, expert, previous, "
+      "source_rank per move, objective_before, objective_after).");
 }
 
 }  // namespace lplb::python

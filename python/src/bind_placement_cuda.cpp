@@ -23,50 +23,6 @@ std::span<const uint8_t> mask_of(const std::optional<HostIn<uint8_t>>& absent) {
   return absent ? span_of(*absent) : std::span<const uint8_t>();
 }
 
-template <typename Id>
-void def_ids(nb::class_<CudaPlacementPlanner>& c) {
-  c.def(
-      "count",
-      [](CudaPlacementPlanner& p, DevIn<Id> ids, uintptr_t stream) {
-        p.count(ids.data(), static_cast<int64_t>(ids.shape(0)), as_stream(stream));
-      },
-      "ids"_a, "stream"_a, Release(), "Enqueues the count of ids into counts().");
-  c.def(
-      "map",
-      [](CudaPlacementPlanner& p, DevIn<Id> ids, DevOut<Id> out, uintptr_t stream,
-         std::optional<DevIn<double>> shares) {
-        check_len(out, static_cast<int64_t>(ids.shape(0)), "out");
-        const double* sh = nullptr;
-        if (shares) {
-          check_len(*shares, p.num_physical(), "shares");
-          sh = shares->data();
-        }
-        p.map(ids.data(), static_cast<int64_t>(ids.shape(0)), out.data(), as_stream(stream), sh);
-      },
-      "ids"_a, "out"_a, "stream"_a, "shares"_a = nb::none(), Release(),
-      "Enqueues the mapping of ids to physical slots with shares (float64 [num_physical], "
-      "device; None: the last solve's). The last count() must have seen these ids.");
-  c.def(
-      "run",
-      [](CudaPlacementPlanner& p, DevIn<Id> ids, DevOut<Id> out, uintptr_t stream) {
-        check_len(out, static_cast<int64_t>(ids.shape(0)), "out");
-        p.run(ids.data(), static_cast<int64_t>(ids.shape(0)), out.data(), as_stream(stream));
-      },
-      "ids"_a, "out"_a, "stream"_a, Release(), "Enqueues count -> solve -> map.");
-}
-
-template <typename W>
-void def_solve(nb::class_<CudaPlacementPlanner>& c) {
-  c.def(
-      "solve",
-      [](CudaPlacementPlanner& p, DevIn<W> workload, uintptr_t stream) {
-        check_len(workload, p.num_experts(), "workload");
-        p.solve(workload.data(), as_stream(stream));
-      },
-      "workload"_a, "stream"_a, Release(),
-      "Enqueues the LP for workload (int64 or float64 [E], device).");
-}
-
 }  // namespace
 
 void bind_placement_cuda(nb::module_& m) {
@@ -128,10 +84,16 @@ void bind_placement_cuda(nb::module_& m) {
           "stream"_a, Release(),
           "Synchronises the stream and raises ValueError if a kernel saw a bad id or "
           "workload since the last check.");
-  def_ids<int32_t>(c);
-  def_ids<int64_t>(c);
-  def_solve<int64_t>(c);
-  def_solve<double>(c);
+  const char* map_doc =
+      "Enqueues the mapping of ids to physical slots with shares (float64 [num_physical], "
+      "device; None: the last solve's). The last count() must have seen these ids.";
+  def_id_calls<CudaPlacementPlanner, int32_t>(c, &CudaPlacementPlanner::num_physical, "shares",
+                                              map_doc);
+  def_id_calls<CudaPlacementPlanner, int64_t>(c, &CudaPlacementPlanner::num_physical, "shares",
+                                              map_doc);
+  const char* solve_doc = "Enqueues the LP for workload (int64 or float64 [E], device).";
+  def_solve_call<CudaPlacementPlanner, int64_t>(c, solve_doc);
+  def_solve_call<CudaPlacementPlanner, double>(c, solve_doc);
 }
 
 }  // namespace lplb::python

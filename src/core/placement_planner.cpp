@@ -29,24 +29,25 @@ void check_shares(std::span<const double> shares, int64_t n) {
 }  // namespace
 
 PlacementPlanner::PlacementPlanner(std::span<const int64_t> phy2log, int64_t num_experts,
-                                   int64_t ep_size)
+                                   int64_t ep_size, std::span<const uint8_t> absent)
     : num_experts_(num_experts), ep_size_(ep_size),
       phy2log_(detail::checked_phy2log(phy2log, num_experts, ep_size)) {
-  build();
+  build(absent);
 }
 
 PlacementPlanner::PlacementPlanner(std::span<const int32_t> phy2log, int64_t num_experts,
-                                   int64_t ep_size)
+                                   int64_t ep_size, std::span<const uint8_t> absent)
     : num_experts_(num_experts), ep_size_(ep_size),
       phy2log_(detail::checked_phy2log(phy2log, num_experts, ep_size)) {
-  build();
+  build(absent);
 }
 
-void PlacementPlanner::build() {
+void PlacementPlanner::build(std::span<const uint8_t> absent) {
   // The layout is shared with the CUDA backend (core/placement_layout.hpp).
   detail::PlacementLayout L =
-      detail::build_placement_layout(std::move(phy2log_), num_experts_, ep_size_);
+      detail::build_placement_layout(std::move(phy2log_), num_experts_, ep_size_, absent);
   phy2log_ = std::move(L.phy2log);
+  absent_ = std::move(L.absent);
   n_local_ = L.n_local;
   max_count_ = L.max_count;
   num_items_ = L.num_items;
@@ -77,8 +78,9 @@ std::vector<int32_t> PlacementPlanner::logcnt() const {
 }
 
 std::vector<double> PlacementPlanner::even_shares() const {
-  std::vector<double> out(phy2log_.size());
+  std::vector<double> out(phy2log_.size(), 0.0);
   for (size_t s = 0; s < out.size(); ++s) {
+    if (absent_[s]) continue;
     const int32_t e = phy2log_[s];
     out[s] = 1.0 / static_cast<double>(slot_offset_[e + 1] - slot_offset_[e]);
   }
@@ -132,6 +134,10 @@ PlacementSolveOutput PlacementPlanner::solve(std::span<const double> workload) c
     for (int32_t a = item_offset_[i]; a < item_offset_[i + 1]; ++a) routed[i] += ws.flow[a];
   out.shares.resize(phy2log_.size());
   for (size_t s = 0; s < phy2log_.size(); ++s) {
+    if (absent_[s]) {
+      out.shares[s] = 0.0;
+      continue;
+    }
     const int32_t e = phy2log_[s], a = slot_arc_[s];
     const double count = static_cast<double>(slot_offset_[e + 1] - slot_offset_[e]);
     if (a < 0) {
@@ -185,7 +191,7 @@ std::vector<int64_t> PlacementPlanner::slot_counts(std::span<const int64_t> coun
             "expected " + std::to_string(num_experts_) +
                 " entries (one per logical expert), got " + std::to_string(counts.size()));
   check_shares(shares, num_physical());
-  std::vector<int64_t> per_replica(slots_.size()), out(slots_.size());
+  std::vector<int64_t> per_replica(slots_.size()), out(phy2log_.size(), 0);
   std::vector<double> share(max_count_), rest(max_count_);
   for (int64_t e = 0; e < num_experts_; ++e) {
     if (counts[e] < 0)

@@ -16,10 +16,11 @@ namespace lplb::test {
 
 // Slot s holds expert phy2log[s] on rank rank_of[s] (ranks may hold any
 // number of slots). Returns the optimal max rank load, or -1 if CLP did not
-// report optimal.
+// report optimal. Absent slots (optional mask, nonzero = absent) get x_s = 0.
 inline double placement_lp_oracle_ranks(const std::vector<int32_t>& phy2log,
                                         const std::vector<int32_t>& rank_of, int64_t E, int64_t P,
-                                        const std::vector<double>& w) {
+                                        const std::vector<double>& w,
+                                        const std::vector<uint8_t>& absent = {}) {
   const int64_t n = static_cast<int64_t>(phy2log.size());
   const int ncols = static_cast<int>(n + 1), nrows = static_cast<int>(E + P);
   const int L = static_cast<int>(n);
@@ -42,6 +43,8 @@ inline double placement_lp_oracle_ranks(const std::vector<int32_t>& phy2log,
                           static_cast<CoinBigIndex>(vals.size()));
   std::vector<double> col_lb(ncols, 0.0), col_ub(ncols, COIN_DBL_MAX), obj(ncols, 0.0);
   obj[L] = 1.0;
+  for (size_t s = 0; s < absent.size(); ++s)
+    if (absent[s]) col_ub[s] = 0.0;
   std::vector<double> row_lb(nrows), row_ub(nrows);
   for (int64_t e = 0; e < E; ++e) row_lb[e] = row_ub[e] = w[e];
   for (int64_t r = 0; r < P; ++r) {
@@ -61,11 +64,12 @@ inline double placement_lp_oracle_ranks(const std::vector<int32_t>& phy2log,
 // The same for a placement with n / P slots on every rank (slot s on rank
 // s / n_local).
 inline double placement_lp_oracle(const std::vector<int32_t>& phy2log, int64_t E, int64_t P,
-                                  const std::vector<double>& w) {
+                                  const std::vector<double>& w,
+                                  const std::vector<uint8_t>& absent = {}) {
   const int64_t n = static_cast<int64_t>(phy2log.size()), n_local = n / P;
   std::vector<int32_t> rank_of(n);
   for (int64_t s = 0; s < n; ++s) rank_of[s] = static_cast<int32_t>(s / n_local);
-  return placement_lp_oracle_ranks(phy2log, rank_of, E, P, w);
+  return placement_lp_oracle_ranks(phy2log, rank_of, E, P, w, absent);
 }
 
 }  // namespace lplb::test

@@ -43,6 +43,26 @@ inline RandomPlacement random_placement(std::mt19937_64& rng, int64_t max_p = 40
   return rp;
 }
 
+// A random absent mask (up to half the slots) that leaves every expert at
+// least one present slot.
+inline std::vector<uint8_t> random_absent(const RandomPlacement& rp, std::mt19937_64& rng) {
+  const size_t n = rp.phy2log.size();
+  std::vector<uint8_t> absent(n, 0);
+  std::vector<int32_t> present(rp.E, 0);
+  for (int32_t e : rp.phy2log) ++present[e];
+  std::vector<size_t> order(n);
+  for (size_t s = 0; s < n; ++s) order[s] = s;
+  std::shuffle(order.begin(), order.end(), rng);
+  const double frac = std::uniform_real_distribution<double>(0.0, 0.5)(rng);
+  for (size_t s : order)
+    if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < frac &&
+        present[rp.phy2log[s]] > 1) {
+      absent[s] = 1;
+      --present[rp.phy2log[s]];
+    }
+  return absent;
+}
+
 inline std::vector<double> random_workload(int64_t E, std::mt19937_64& rng, bool integral = true) {
   static constexpr Skew kSkews[] = {Skew::kUniform, Skew::kZipf, Skew::kOneHot, Skew::kSparse,
                                     Skew::kZero};

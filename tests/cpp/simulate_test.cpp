@@ -404,7 +404,7 @@ TEST(Simulate, MoreRedundantSlotsThanExpertsPerRank) {
   std::vector<std::string> names;
   for (const auto& m : r.methods) names.push_back(m.name);
   EXPECT_EQ(names, (std::vector<std::string>{"none", "eplb", "eplb_lp", "hybrid_lp",
-                                             "hybrid_node_lp"}));
+                                             "hybrid_node_lp", "online_lp"}));
   for (const auto& m : r.methods) EXPECT_GE(m.imbalance_mean, 1.0 - 1e-12) << m.name;
   EXPECT_LT(method(r, "hybrid_lp").step_time_rel, 1.0);
 }

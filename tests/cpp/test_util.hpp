@@ -6,8 +6,12 @@
 #include <cstdint>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "lplb/errors.hpp"
 #include "lplb/topology.hpp"
 
 namespace lplb::test {
@@ -59,6 +63,21 @@ inline std::vector<double> random_loads(int64_t n, Skew skew, double total, std:
   if (sum <= 0) return w;
   for (double& x : w) x = std::floor(x / sum * total);
   return w;
+}
+
+inline double total_of(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0);
+}
+
+// f() must throw InvalidArgument whose message contains `needle`.
+template <typename F>
+void expect_invalid_argument(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected InvalidArgument containing '" << needle << "'";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace lplb::test

@@ -37,8 +37,13 @@ def routes(p: lplb.Planner, seed: int = 3) -> np.ndarray:
     return np.asarray(p.run(ids))
 
 
+def host(a) -> np.ndarray:
+    """A mapping attribute on the host (numpy, or a torch tensor on any device)."""
+    return a.cpu().numpy() if hasattr(a, "cpu") else np.asarray(a)
+
+
 def same_mapping(a: lplb.Planner, b: lplb.Planner) -> bool:
-    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(
+    return all(np.array_equal(host(x), host(y)) for x, y in zip(
         (a.phy2log, a.log2phy, a.logcnt), (b.phy2log, b.log2phy, b.logcnt)))
 
 

@@ -14,15 +14,16 @@
 #include "sim/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/simulator.hpp"
+#include "sim/sweep_moves.hpp"
 
 namespace lplb::cli {
 namespace {
 
 struct SimulateArgs {
   sim::SimOptions options;
-  int64_t experts = 256, steps = 500, layer = 0;
+  int64_t experts = 256, steps = 500, layer = 0, move_budget = 4;
   std::string json, plot, cost_model, format = "table";
-  bool quiet = false;
+  bool quiet = false, sweep_moves = false;
 };
 
 void setup_simulate(CLI::App& app) {
@@ -62,7 +63,7 @@ void setup_simulate(CLI::App& app) {
                                 "replay counts[steps][layers][experts] from a JSON(.gz) trace");
   auto* layer = cmd->add_option("--layer", a->layer, "with --trace: replay only this layer");
   cmd->add_option("--methods", o.methods, "comma-separated subset of none,eplb,lplb_ipm,lplb_exact,lplb_moves,"
-                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp,hybrid_node_lp (default: all; with "
+                  "lplb_time,eplb_lp,lplb_lp,hybrid_lp,hybrid_node_lp,online_lp (default: all; with "
                   "R > E/P all but lplb_*)")
       ->delimiter(',');
   cmd->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node: LPLB's EPLB reorder, cross-node traffic")
@@ -76,6 +77,16 @@ void setup_simulate(CLI::App& app) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   cmd->add_option("--plot", a->plot, "draw imbalance per step and its distribution (.png/.svg/.pdf)");
+  auto* budget = cmd->add_option("--move-budget", a->move_budget,
+                                 "online_lp: slots rewritten per layer per refresh (default 4)");
+  cmd->add_option("--move-steps", o.move_steps,
+                  "online_lp: steps a rewritten slot serves nothing while its copy lands")
+      ->capture_default_str();
+  cmd->add_option("--expert-mb", o.expert_mb, "MB copied per rewritten slot (weight traffic)")
+      ->capture_default_str();
+  cmd->add_flag("--sweep-moves", a->sweep_moves,
+                "print quality vs weight traffic: online_lp over budgets {1,2,4,8,16} x refresh "
+                "{5,10,50} and hybrid_lp refreshed every {5,10,50,100,500} steps");
   cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
   cmd->add_flag("--gpu", o.gpu,
                 "solve the placement LP methods (eplb_lp, lplb_lp, hybrid_lp) on the GPU "
@@ -86,8 +97,9 @@ void setup_simulate(CLI::App& app) {
   // The synthetic stream's knobs mean nothing for a replayed trace.
   for (CLI::Option* opt : {topk, skew, drift, noise, seed, base}) opt->excludes(trace);
 
-  cmd->callback([a, experts, steps, layer, tokens, trace] {
+  cmd->callback([a, experts, steps, layer, tokens, trace, budget] {
     sim::SimOptions opt = a->options;
+    if (budget->count() > 0) opt.move_budget = a->move_budget;
     if (experts->count() > 0) opt.experts = a->experts;
     if (steps->count() > 0) opt.steps = a->steps;
     if (layer->count() > 0) opt.layer = a->layer;
@@ -107,6 +119,14 @@ void setup_simulate(CLI::App& app) {
     sim::ProgressBar bar("simulate", !a->quiet && sim::ProgressBar::stderr_is_terminal());
     sim::SimHooks hooks;
     hooks.progress = [&bar](int64_t done, int64_t total) { bar.update(done, total); };
+    if (a->sweep_moves) {
+      check_arg(a->json.empty() && a->plot.empty(), "--sweep-moves",
+                "prints a table only; cannot be combined with --json or --plot");
+      const std::string table = sim::sweep_moves(opt, hooks);
+      bar.finish();
+      std::fputs(table.c_str(), stdout);
+      return;
+    }
     const sim::SimResult result = sim::run_simulation(opt, hooks);
     bar.finish();
     if (result.num_steps <= opt.refresh)

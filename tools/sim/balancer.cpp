@@ -22,6 +22,7 @@ constexpr Entry kBalancers[] = {
     {"lplb_lp", &make_lplb_lp_balancer},
     {"hybrid_lp", &make_hybrid_lp_balancer},
     {"hybrid_node_lp", &make_hybrid_node_lp_balancer},
+    {"online_lp", &make_online_lp_balancer},
 };
 
 std::string known_names() {

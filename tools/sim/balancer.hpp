@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,19 @@ struct BalancerContext {
   // The placement LP methods (eplb_lp, lplb_lp, hybrid_lp) solve through
   // CudaPlacementPlanner instead of the CPU planner (sim/gpu_placement.hpp).
   bool gpu = false;
+  // online_lp: slots rewritten per refresh (lplb::replan's budget), and the
+  // steps a rewritten slot cannot serve while its weights are copied.
+  int64_t move_budget = 4;
+  int64_t move_steps = 1;
+};
+
+// Expert weights copied by placement refreshes, cumulative: slots whose
+// expert changed, and those of them with no holder of the new expert (one
+// that keeps it) on the slot's node. A method's first placement (the
+// initial deployment) is not counted.
+struct WeightTraffic {
+  int64_t slot_changes = 0;
+  int64_t cross_node = 0;
 };
 
 struct StepLoads {
@@ -56,10 +70,13 @@ class Balancer {
   virtual void refresh(std::span<const double> history) = 0;
   // Per-rank loads for one batch, counts[E] >= 0. Loads sum to sum(counts).
   virtual void step(std::span<const int64_t> counts, StepLoads& out) = 0;
+  // The weight traffic of the refreshes so far, or nothing for methods that
+  // do not count it (LPLB's own layout, eplb).
+  virtual std::optional<WeightTraffic> traffic() const { return std::nullopt; }
 };
 
 // Known methods, in table order: none, eplb, lplb_ipm, lplb_exact, lplb_moves,
-// lplb_time, eplb_lp, lplb_lp, hybrid_lp, hybrid_node_lp.
+// lplb_time, eplb_lp, lplb_lp, hybrid_lp, hybrid_node_lp, online_lp.
 std::vector<std::string> balancer_names();
 
 // Throws InvalidArgument naming the CLI flag when the sizes do not fit
@@ -87,5 +104,8 @@ std::unique_ptr<Balancer> make_eplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_lplb_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_hybrid_lp_balancer(const BalancerContext& context);
 std::unique_ptr<Balancer> make_hybrid_node_lp_balancer(const BalancerContext& context);
+// Online re-placement (lplb/replan.hpp): the hybrid layout once, then at most
+// move_budget slots rewritten per refresh, plus the exact LP.
+std::unique_ptr<Balancer> make_online_lp_balancer(const BalancerContext& context);
 
 }  // namespace lplb::sim

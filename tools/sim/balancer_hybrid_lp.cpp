@@ -13,7 +13,6 @@
 // bench/RESULTS.md reports (see docs/PLACEMENT.md).
 #include <algorithm>
 #include <cmath>
-#include <deque>
 
 #include "lplb/placement_design.hpp"
 #include "sim/balancer_placement.hpp"
@@ -21,11 +20,40 @@
 namespace lplb::sim {
 namespace {
 
-constexpr int64_t kKeep = 100;        // batches remembered
 constexpr double kHalfLife = 3.0;     // of the prediction's weights, in batches
 constexpr double kCountDeviations = 2.0;
 constexpr double kPackDeviations = 0.0;
 constexpr double kTieFraction = 0.2;
+
+}  // namespace
+
+std::vector<int32_t> hybrid_placement(const BalancerContext& c, const RecentCounts& recent,
+                                      std::span<const double> history, bool node_local) {
+  const int64_t E = c.num_experts;
+  if (history.empty() && recent.empty()) return identity_placement(E);
+  std::vector<double> predicted(history.begin(), history.end()), deviation;
+  if (!recent.empty()) {
+    predicted = recent.weighted_mean(kHalfLife);
+    deviation = recent.deviation();
+  }
+  PlacementDesignOptions o;
+  o.slots_per_rank = E / c.ep_size + c.redundant_per_rank;
+  o.tie_fraction = kTieFraction;
+  o.count_deviations = kCountDeviations;
+  o.pack_deviations = kPackDeviations;
+  if (node_local) {
+    // Nodes of gpus_per_node ranks; the EPLB baseline's expert groups when
+    // they share out evenly, else single experts (finest node balance).
+    o.num_nodes = std::max<int64_t>(1, c.ep_size / c.gpus_per_node);
+    o.num_groups = c.eplb_groups % o.num_nodes == 0 && c.eplb_groups >= o.num_nodes
+                       ? c.eplb_groups
+                       : E;
+    if (c.ep_size % o.num_nodes != 0 || E % o.num_nodes != 0) o.num_nodes = o.num_groups = 1;
+  }
+  return design_placement(predicted, deviation, c.ep_size, {}, o).phy2log;
+}
+
+namespace {
 
 class HybridLpBalancer final : public PlacementLpBalancer {
  public:
@@ -38,60 +66,17 @@ class HybridLpBalancer final : public PlacementLpBalancer {
 
   void step(std::span<const int64_t> counts, StepLoads& out) override {
     PlacementLpBalancer::step(counts, out);
-    recent_.emplace_back(counts.begin(), counts.end());
-    if (static_cast<int64_t>(recent_.size()) > kKeep) recent_.pop_front();
+    recent_.push(counts);
   }
 
  protected:
   std::vector<int32_t> place(std::span<const double> history) override {
-    const int64_t E = c_.num_experts;
-    if (history.empty() && recent_.empty()) return identity_placement(E);
-    std::vector<double> predicted(history.begin(), history.end()), deviation;
-    if (!recent_.empty()) predict(predicted, deviation);
-    PlacementDesignOptions o;
-    o.slots_per_rank = E / c_.ep_size + c_.redundant_per_rank;
-    o.tie_fraction = kTieFraction;
-    o.count_deviations = kCountDeviations;
-    o.pack_deviations = kPackDeviations;
-    if (node_local_) {
-      // Nodes of gpus_per_node ranks; the EPLB baseline's expert groups when
-      // they share out evenly, else single experts (finest node balance).
-      o.num_nodes = std::max<int64_t>(1, c_.ep_size / c_.gpus_per_node);
-      o.num_groups = c_.eplb_groups % o.num_nodes == 0 && c_.eplb_groups >= o.num_nodes
-                         ? c_.eplb_groups
-                         : E;
-      if (c_.ep_size % o.num_nodes != 0 || E % o.num_nodes != 0) o.num_nodes = o.num_groups = 1;
-    }
-    return design_placement(predicted, deviation, c_.ep_size, {}, o).phy2log;
+    return hybrid_placement(c_, recent_, history, node_local_);
   }
 
  private:
-  // Exponentially weighted mean (newest first) and plain standard deviation.
-  void predict(std::vector<double>& mean, std::vector<double>& deviation) const {
-    const int64_t E = c_.num_experts;
-    const double decay = std::pow(0.5, 1.0 / kHalfLife);
-    mean.assign(E, 0.0);
-    double weight = 1.0, weights = 0.0;
-    for (auto it = recent_.rbegin(); it != recent_.rend(); ++it, weight *= decay) {
-      for (int64_t e = 0; e < E; ++e) mean[e] += weight * static_cast<double>((*it)[e]);
-      weights += weight;
-    }
-    for (double& m : mean) m /= weights;
-    const double n = static_cast<double>(recent_.size());
-    deviation.assign(E, 0.0);
-    for (int64_t e = 0; e < E; ++e) {
-      double s1 = 0, s2 = 0;
-      for (const auto& b : recent_) {
-        const double x = static_cast<double>(b[e]);
-        s1 += x;
-        s2 += x * x;
-      }
-      deviation[e] = std::sqrt(std::max(0.0, s2 / n - (s1 / n) * (s1 / n)));
-    }
-  }
-
   bool node_local_;
-  std::deque<std::vector<int64_t>> recent_;
+  RecentCounts recent_;
 };
 
 }  // namespace

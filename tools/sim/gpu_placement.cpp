@@ -26,8 +26,9 @@ struct GpuPlacementSolver::Impl {
   int64_t E = 0, n = 0;
   int64_t* counts = nullptr;
   cudaStream_t stream = nullptr;
-  Impl(const std::vector<int32_t>& phy2log, int64_t E_, int64_t P)
-      : planner(std::span<const int32_t>(phy2log), E_, P), E(E_),
+  Impl(const std::vector<int32_t>& phy2log, int64_t E_, int64_t P,
+       const std::vector<uint8_t>& absent)
+      : planner(std::span<const int32_t>(phy2log), E_, P, std::span<const uint8_t>(absent)), E(E_),
         n(static_cast<int64_t>(phy2log.size())) {
     check(cudaMalloc(reinterpret_cast<void**>(&counts), static_cast<size_t>(E) * sizeof(int64_t)), "cudaMalloc");
     check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
@@ -39,8 +40,8 @@ struct GpuPlacementSolver::Impl {
 };
 
 GpuPlacementSolver::GpuPlacementSolver(const std::vector<int32_t>& phy2log, int64_t num_experts,
-                                       int64_t ep_size)
-    : impl_(std::make_unique<Impl>(phy2log, num_experts, ep_size)) {}
+                                       int64_t ep_size, const std::vector<uint8_t>& absent)
+    : impl_(std::make_unique<Impl>(phy2log, num_experts, ep_size, absent)) {}
 
 GpuPlacementSolver::~GpuPlacementSolver() = default;
 
@@ -70,7 +71,8 @@ void GpuPlacementSolver::solve(std::span<const int64_t> counts, PlacementSolveOu
 
 struct GpuPlacementSolver::Impl {};
 
-GpuPlacementSolver::GpuPlacementSolver(const std::vector<int32_t>&, int64_t, int64_t) {
+GpuPlacementSolver::GpuPlacementSolver(const std::vector<int32_t>&, int64_t, int64_t,
+                                       const std::vector<uint8_t>&) {
   throw InvalidArgument("--gpu: this build has no CUDA backend (configure with -DLPLB_CUDA=ON)");
 }
 GpuPlacementSolver::~GpuPlacementSolver() = default;

@@ -16,7 +16,9 @@ namespace lplb::sim {
 
 class GpuPlacementSolver {
  public:
-  GpuPlacementSolver(const std::vector<int32_t>& phy2log, int64_t num_experts, int64_t ep_size);
+  // absent: empty or one byte per slot (CudaPlacementPlanner's mask).
+  GpuPlacementSolver(const std::vector<int32_t>& phy2log, int64_t num_experts, int64_t ep_size,
+                     const std::vector<uint8_t>& absent = {});
   ~GpuPlacementSolver();
   // Fills out.shares, out.optimum, out.rounds and out.solve_us (wall time of
   // the upload, solve and download).

@@ -55,6 +55,13 @@ nlohmann::json to_json(const SimResult& r) {
     j["time_rel"] = m.time_rel;
     j["tokens_moved_mean"] = m.tokens_moved_mean;
     j["tokens_cross_node_mean"] = m.tokens_cross_node_mean;
+    if (m.counts_traffic) {
+      j["slot_changes"] = m.slot_changes;
+      j["slot_changes_cross_node"] = m.slot_changes_cross_node;
+      j["slot_changes_per_100_steps"] = m.changes_per_100;
+      j["cross_node_changes_per_100_steps"] = m.cross_node_per_100;
+      j["weight_traffic_mb_per_100_steps"] = m.traffic_mb_per_100;
+    }
     j["max_time_us"] = series(m.max_time_us, r.num_steps, r.num_streams);
     j["imbalance"] = series(m.imbalance, r.num_steps, r.num_streams);
     j["max_load"] = series(m.max_load, r.num_steps, r.num_streams);
@@ -63,6 +70,31 @@ nlohmann::json to_json(const SimResult& r) {
   out["methods"] = std::move(methods);
   return out;
 }
+
+namespace {
+
+// The weight-traffic table of the methods that count it ("" if none does).
+std::string format_traffic(const SimResult& r, size_t width) {
+  std::string rows;
+  for (const MethodResult& m : r.methods)
+    if (m.counts_traffic)
+      rows += fmt::format("{:<{}} {:>13.1f} {:>13.1f} {:>12.2f}\n", m.label, width,
+                          m.changes_per_100, m.cross_node_per_100, m.traffic_mb_per_100 / 1000.0);
+  if (rows.empty()) return "";
+  const nlohmann::json& c = r.config;
+  return fmt::format(
+             "\nweight traffic of the placement refreshes per layer per 100 steps (slots "
+             "rewritten; those with no copy source on their node; GB at {} MB per expert; the "
+             "first placement not counted; online_lp: budget {} slots per refresh, rewritten "
+             "slots absent {} step(s)):\n",
+             c["expert_mb"].get<double>(), c["move_budget"].get<int64_t>(),
+             c["move_steps"].get<int64_t>()) +
+         fmt::format("{:<{}} {:>13} {:>13} {:>12}\n", "method", width, "slot changes",
+                     "cross-node", "GB") +
+         rows;
+}
+
+}  // namespace
 
 std::string format_table(const SimResult& r) {
   const nlohmann::json& c = r.config;
@@ -99,6 +131,7 @@ std::string format_table(const SimResult& r) {
   for (const MethodResult& m : r.methods)
     out += fmt::format("{:<{}} {:>10.1f} {:>9.3f} {:>11.1f} {:>11.1f}\n", m.label, width,
                        m.time_us_mean, m.time_rel, m.tokens_moved_mean, m.tokens_cross_node_mean);
+  out += format_traffic(r, width);
   for (const MethodResult& m : r.methods)
     if (m.ipm_fallbacks > 0)
       out += fmt::format("{}: {} group solves fell back to p = 0.5 (reference behaviour)\n",

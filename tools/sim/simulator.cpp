@@ -6,55 +6,17 @@
 #include <memory>
 #include <iostream>
 #include <numeric>
-#include <thread>
 
-#include "cli/json_io.hpp"
 #include "lplb/errors.hpp"
 #include "lplb/planner.hpp"
-#include "sim/synthetic.hpp"
-#include "sim/trace.hpp"
-#include "sim/trace_scale.hpp"
+#include "sim/count_source.hpp"
 #include "sim/traffic.hpp"
 
 namespace lplb::sim {
 namespace {
 
-constexpr int64_t kDefaultExperts = 256;
-constexpr int64_t kDefaultSteps = 500;
 // Per-step series are kept for every (step, stream): bound their memory.
 constexpr int64_t kMaxRecords = 100'000'000;
-
-// Where each step's counts come from: one vector[E] per stream.
-class CountSource {
- public:
-  virtual ~CountSource() = default;
-  virtual void next(int64_t step, std::vector<std::vector<int64_t>>& counts) = 0;
-};
-
-class SyntheticSource final : public CountSource {
- public:
-  explicit SyntheticSource(SyntheticConfig c) : stream_(std::move(c)) {}
-  void next(int64_t, std::vector<std::vector<int64_t>>& counts) override { stream_.next(counts[0]); }
-
- private:
-  SyntheticStream stream_;
-};
-
-class TraceSource final : public CountSource {
- public:
-  TraceSource(Trace trace, std::vector<int64_t> layers)
-      : trace_(std::move(trace)), layers_(std::move(layers)) {}
-  void next(int64_t step, std::vector<std::vector<int64_t>>& counts) override {
-    for (size_t i = 0; i < layers_.size(); ++i) {
-      const int64_t* c = trace_.at(step, layers_[i]);
-      counts[i].assign(c, c + trace_.num_experts);
-    }
-  }
-
- private:
-  Trace trace_;
-  std::vector<int64_t> layers_;
-};
 
 // Moving sum of the last `window` steps' counts of one stream.
 class History {
@@ -109,7 +71,8 @@ std::vector<std::string> resolve_methods(const std::vector<std::string>& asked) 
 }
 
 // Summary figures over the series from index `first` on.
-void summarise(MethodResult& m, size_t first, double none_time, double none_modelled) {
+void summarise(MethodResult& m, size_t first, double none_time, double none_modelled,
+               double expert_mb) {
   const std::vector<double> x(m.imbalance.begin() + first, m.imbalance.end());
   m.imbalance_mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
   m.imbalance_p50 = percentile(x, 0.5);
@@ -123,6 +86,52 @@ void summarise(MethodResult& m, size_t first, double none_time, double none_mode
   m.time_rel = none_modelled > 0 ? modelled / none_modelled : 1.0;
   m.tokens_moved_mean = m.tokens_moved_total / static_cast<double>(x.size());
   m.tokens_cross_node_mean = m.tokens_cross_node_total / static_cast<double>(x.size());
+  // Per layer per 100 steps: x holds one entry per (step, layer).
+  m.changes_per_100 = 100.0 * static_cast<double>(m.slot_changes) / static_cast<double>(x.size());
+  m.cross_node_per_100 =
+      100.0 * static_cast<double>(m.slot_changes_cross_node) / static_cast<double>(x.size());
+  m.traffic_mb_per_100 = m.changes_per_100 * expert_mb;
+}
+
+// Refreshes every method's placement of one stream, counting the weight
+// traffic of refreshes after the warm-up.
+void refresh_stream(std::vector<std::unique_ptr<Balancer>>& balancers,
+                    const std::vector<double>& history, bool counted,
+                    std::vector<MethodResult>& methods) {
+  for (size_t k = 0; k < balancers.size(); ++k) {
+    Balancer& b = *balancers[k];
+    const std::optional<WeightTraffic> before = b.traffic();
+    b.refresh(history);
+    const std::optional<WeightTraffic> after = b.traffic();
+    MethodResult& m = methods[k];
+    m.counts_traffic = after.has_value();
+    if (counted && before && after) {
+      m.slot_changes += after->slot_changes - before->slot_changes;
+      m.slot_changes_cross_node += after->cross_node - before->cross_node;
+    }
+  }
+}
+
+// One batch of one stream through every method, recorded.
+void step_stream(std::vector<std::unique_ptr<Balancer>>& balancers, int64_t s, int64_t l,
+                 const std::vector<int64_t>& counts, const SimOptions& o, const SimHooks& hooks,
+                 StepLoads& loads, std::vector<MethodResult>& methods) {
+  const bool counted = s >= o.warmup;
+  for (size_t k = 0; k < balancers.size(); ++k) {
+    Balancer& b = *balancers[k];
+    b.step(counts, loads);
+    MethodResult& m = methods[k];
+    m.imbalance.push_back(imbalance(loads.rank_loads));
+    m.max_load.push_back(*std::max_element(loads.rank_loads.begin(), loads.rank_loads.end()));
+    m.max_time_us.push_back(max_modelled_time(o.cost_model, loads));
+    if (counted) {
+      m.solve_us_total += loads.solve_us;
+      m.ipm_fallbacks += loads.ipm_fallbacks;
+      m.tokens_moved_total += loads.tokens_moved;
+      m.tokens_cross_node_total += loads.tokens_cross_node;
+    }
+    if (hooks.observer) hooks.observer(StepRecord{s, l, b, counts, loads});
+  }
 }
 
 }  // namespace
@@ -151,83 +160,20 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   std::vector<std::string> names = resolve_methods(o.methods);
 
   nlohmann::json config;
-  std::unique_ptr<CountSource> source;
-  int64_t E = 0, steps = 0;
-  std::vector<int64_t> layers;
-  if (!o.trace_path.empty()) {
-    Trace trace = load_trace(o.trace_path, "--trace");
-    E = trace.num_experts;
-    if (o.trace_tokens_per_rank) {
-      // Token-slots per step: tokens per rank x ranks x the trace's top-k
-      // (1 when the trace does not record it: N then counts token-slots).
-      const nlohmann::json& tk = trace.config.is_object() && trace.config.contains("topk")
-                                     ? trace.config["topk"]
-                                     : nlohmann::json();
-      const int64_t topk = tk.is_number_integer() && tk.get<int64_t>() > 0 ? tk.get<int64_t>() : 1;
-      check_positive(*o.trace_tokens_per_rank, "--tokens");
-      check_arg(*o.trace_tokens_per_rank <= (int64_t{1} << 40) / (o.ep * topk), "--tokens",
-                "too large: tokens x ranks x top-k exceeds 2^40");
-      scale_trace(trace, *o.trace_tokens_per_rank * o.ep * topk);
-      config["trace_tokens_per_rank"] = *o.trace_tokens_per_rank;
-      config["trace_topk"] = topk;
-    }
-    if (o.experts)
-      check_arg(*o.experts == E, "--experts",
-                std::to_string(*o.experts) + " does not match the trace's " + std::to_string(E) +
-                    " experts");
-    steps = o.steps ? std::min(*o.steps, trace.num_steps) : trace.num_steps;
-    if (o.layer) {
-      check_arg(*o.layer >= 0 && *o.layer < trace.num_layers, "--layer",
-                std::to_string(*o.layer) + " is out of range: the trace has " +
-                    std::to_string(trace.num_layers) + " layers (0.." +
-                    std::to_string(trace.num_layers - 1) + ")");
-      layers = {*o.layer};
-    } else {
-      layers.resize(trace.num_layers);
-      std::iota(layers.begin(), layers.end(), 0);
-    }
-    config["source"] = "trace";
-    config["trace"] = o.trace_path;
-    config["trace_steps"] = trace.num_steps;
-    config["trace_layers"] = trace.num_layers;
-    if (!trace.config.is_null()) config["trace_config"] = trace.config;
-    source = std::make_unique<TraceSource>(std::move(trace), layers);
-  } else {
-    SyntheticConfig s;
-    if (!o.base_path.empty()) {
-      s.base = cli::read_vector(o.base_path, "--base");
-      if (o.experts)
-        check_arg(static_cast<int64_t>(s.base.size()) == *o.experts, "--base",
-                  "has " + std::to_string(s.base.size()) + " entries, --experts is " +
-                      std::to_string(*o.experts));
-    }
-    E = o.experts ? *o.experts : (s.base.empty() ? kDefaultExperts : static_cast<int64_t>(s.base.size()));
-    steps = o.steps ? *o.steps : kDefaultSteps;
-    layers = {0};
-    s.num_experts = E;
-    s.topk = o.topk;
-    s.num_ranks = o.ep;
-    s.tokens_per_rank = o.tokens_per_rank;
-    s.skew = o.skew;
-    s.drift = o.drift;
-    s.batch_noise = o.batch_noise;
-    s.seed = o.seed;
-    s.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    config["source"] = "synthetic";
-    config["topk"] = o.topk;
-    config["tokens_per_rank"] = o.tokens_per_rank;
-    config["skew"] = o.skew;
-    config["drift"] = o.drift;
-    config["batch_noise"] = o.batch_noise;
-    config["seed"] = o.seed;
-    if (!o.base_path.empty()) config["base"] = o.base_path;
-    source = std::make_unique<SyntheticSource>(std::move(s));  // validates the rest
-  }
+  OpenedSource opened = open_source(o, config);
+  const int64_t E = opened.num_experts, steps = opened.num_steps;
+  const std::vector<int64_t>& layers = opened.layers;
+  CountSource& source = *opened.source;
 
   validate_cost_model(o.cost_model, o.ep, "--cost-model");
   BalancerContext ctx{E, o.ep, o.redundant, topology, o.gpus_per_node, o.eplb_groups, o.eplb_nodes};
   ctx.cost_model = o.cost_model;
   ctx.gpu = o.gpu;
+  if (o.move_budget) check_arg(*o.move_budget >= 0, "--move-budget", "must be >= 0, got " + std::to_string(*o.move_budget));
+  check_arg(o.move_steps >= 0, "--move-steps", "must be >= 0, got " + std::to_string(o.move_steps));
+  check_arg(std::isfinite(o.expert_mb) && o.expert_mb >= 0, "--expert-mb", "must be finite and >= 0");
+  ctx.move_budget = o.move_budget.value_or(ctx.move_budget);
+  ctx.move_steps = o.move_steps;
   const auto is_lplb = [](const std::string& n) { return n.starts_with("lplb"); };
   if (o.methods.empty() && o.redundant > E / o.ep) {
     // Decode-style layouts (one or two experts per GPU, R > E/P) suit only the
@@ -257,6 +203,9 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   config["refresh"] = o.refresh;
   config["warmup"] = o.warmup;
   config["gpu"] = o.gpu;
+  config["move_budget"] = ctx.move_budget;
+  config["move_steps"] = o.move_steps;
+  config["expert_mb"] = o.expert_mb;
   config["layers"] = layers;
   config["methods"] = names;
   config["cost_model"] = {{"a_us", o.cost_model.a_us},
@@ -289,25 +238,11 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   std::vector<std::vector<int64_t>> counts(streams, std::vector<int64_t>(E, 0));
   StepLoads loads;
   for (int64_t s = 0; s < steps; ++s) {
-    source->next(s, counts);
+    source.next(s, counts);
     for (int64_t l = 0; l < streams; ++l) {
-      if (s > 0 && s % o.refresh == 0) {
-        const std::vector<double> h = history[l].sum();
-        for (auto& b : balancers[l]) b->refresh(h);
-      }
-      for (size_t k = 0; k < names.size(); ++k) {
-        Balancer& b = *balancers[l][k];
-        b.step(counts[l], loads);
-        MethodResult& m = result.methods[k];
-        m.imbalance.push_back(imbalance(loads.rank_loads));
-        m.max_load.push_back(*std::max_element(loads.rank_loads.begin(), loads.rank_loads.end()));
-        if (s >= o.warmup) m.solve_us_total += loads.solve_us;
-        if (s >= o.warmup) m.ipm_fallbacks += loads.ipm_fallbacks;
-        m.max_time_us.push_back(max_modelled_time(o.cost_model, loads));
-        if (s >= o.warmup) m.tokens_moved_total += loads.tokens_moved;
-        if (s >= o.warmup) m.tokens_cross_node_total += loads.tokens_cross_node;
-        if (hooks.observer) hooks.observer(StepRecord{s, l, b, counts[l], loads});
-      }
+      if (s > 0 && s % o.refresh == 0)
+        refresh_stream(balancers[l], history[l].sum(), s >= o.warmup, result.methods);
+      step_stream(balancers[l], s, l, counts[l], o, hooks, loads, result.methods);
       history[l].push(counts[l]);
     }
     if (hooks.progress) hooks.progress(s + 1, steps);
@@ -318,7 +253,7 @@ SimResult run_simulation(const SimOptions& o, const SimHooks& hooks) {
   const double none_time = std::accumulate(none_max.begin() + first, none_max.end(), 0.0);
   const auto& none_modelled = result.methods[0].max_time_us;
   const double none_us = std::accumulate(none_modelled.begin() + first, none_modelled.end(), 0.0);
-  for (auto& m : result.methods) summarise(m, first, none_time, none_us);
+  for (auto& m : result.methods) summarise(m, first, none_time, none_us, o.expert_mb);
   result.config = std::move(config);
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;

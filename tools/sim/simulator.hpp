@@ -44,6 +44,11 @@ struct SimOptions {
   std::vector<std::string> methods;  // default: all (none always runs: the baseline)
   int threads = 0;                 // sampling threads (0: all cores); results do not depend on it
   bool gpu = false;                // the placement LP methods solve on the GPU (CUDA builds)
+  // online_lp: slots rewritten per layer per refresh (default 4) and steps a
+  // rewritten slot serves nothing; every method: MB per expert copy.
+  std::optional<int64_t> move_budget;
+  int64_t move_steps = 1;
+  double expert_mb = 88;
   // Cost model: every method's modelled GEMM time, and lplb_time's objective
   // (default: the H200 fit of lplb/objective.hpp).
   CostModel cost_model;
@@ -67,6 +72,13 @@ struct MethodResult {
   double time_us_mean = 0, time_rel = 1;
   double tokens_moved_mean = 0, tokens_cross_node_mean = 0;
   double tokens_moved_total = 0, tokens_cross_node_total = 0;
+  // Weight traffic of the refreshes after the warm-up (Balancer::traffic):
+  // whether the method counts it, slot changes and those without a copy
+  // source on the slot's node, totals over all layers and per layer per 100
+  // steps, and MB per layer per 100 steps (SimOptions::expert_mb per copy).
+  bool counts_traffic = false;
+  int64_t slot_changes = 0, slot_changes_cross_node = 0;
+  double changes_per_100 = 0, cross_node_per_100 = 0, traffic_mb_per_100 = 0;
 };
 
 struct SimResult {
