@@ -16,7 +16,9 @@ echo "== pip wheel ./"
 "$PY" -m pip wheel --no-build-isolation --no-deps --disable-pip-version-check -q -w "$work/dist" ./
 echo "== fresh venv + pip install the wheel"
 "$PY" -m venv --system-site-packages "$work/venv"
-"$work/venv/bin/python" -m pip install --no-deps --disable-pip-version-check -q "$work"/dist/lplb-*.whl
+# --ignore-installed: an lplb in the system site-packages would otherwise
+# count as already installed and the venv would import that one.
+"$work/venv/bin/python" -m pip install --no-deps --ignore-installed --disable-pip-version-check -q "$work"/dist/lplb-*.whl
 cd "$work"  # not the checkout: import the installed package
 "$work/venv/bin/python" -c "
 import lplb, numpy as np

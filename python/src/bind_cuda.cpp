@@ -52,24 +52,6 @@ void bind_cuda(nb::module_& m) {
           "phy2log"_a, "stream"_a, Release(),
           "Enqueues a new placement: phy2log int32 [P * n_local], host.")
       .def(
-          "counts_into",
-          [](CudaPlanner& p, DevOut<int64_t> out, uintptr_t stream) {
-            check_len(out, p.num_experts(), "out");
-            check_cuda(cudaMemcpyAsync(out.data(), p.counts(), out.shape(0) * sizeof(int64_t),
-                                       cudaMemcpyDeviceToDevice, as_stream(stream)),
-                       "cudaMemcpyAsync(counts)");
-          },
-          "out"_a, "stream"_a, Release(), "Enqueues a copy of counts() (int64 [E]) into out.")
-      .def(
-          "probs_into",
-          [](CudaPlanner& p, DevOut<double> out, uintptr_t stream) {
-            check_len(out, p.num_probs(), "out");
-            check_cuda(cudaMemcpyAsync(out.data(), p.probs(), out.shape(0) * sizeof(double),
-                                       cudaMemcpyDeviceToDevice, as_stream(stream)),
-                       "cudaMemcpyAsync(probs)");
-          },
-          "out"_a, "stream"_a, Release(), "Enqueues a copy of probs() (float64 [P * D]) into out.")
-      .def(
           "codes_into",
           [](CudaPlanner& p, DevOut<int32_t> out, uintptr_t stream) {
             check_len(out, p.num_groups(), "out");
@@ -125,6 +107,12 @@ void bind_cuda(nb::module_& m) {
           "stream"_a, Release(),
           "Synchronises the stream and raises ValueError if a kernel saw a bad id or "
           "workload since the last check.");
+  def_copy_out<CudaPlanner, int64_t>(c, "counts_into", &CudaPlanner::counts,
+                                     &CudaPlanner::num_experts,
+                                     "Enqueues a copy of counts() (int64 [E]) into out.");
+  def_copy_out<CudaPlanner, double>(
+      c, "probs_into", static_cast<const double* (CudaPlanner::*)() const>(&CudaPlanner::probs),
+      &CudaPlanner::num_probs, "Enqueues a copy of probs() (float64 [P * D]) into out.");
   const char* map_doc =
       "Enqueues the mapping of ids to physical ids (same dtype) with probs (float64 [P * D], "
       "device; None: the last solve's). The last count() must have seen these ids.";

@@ -84,6 +84,23 @@ void def_solve_call(nb::class_<Planner>& c, const char* doc) {
       "workload"_a, "stream"_a, Release(), doc);
 }
 
+// `name`(out, stream): enqueues a device-to-device copy of the planner's
+// buffer `(p.*src)()` (`(p.*len)()` entries of T) into out.
+template <typename Planner, typename T>
+void def_copy_out(nb::class_<Planner>& c, const char* name, const T* (Planner::*src)() const,
+                  int64_t (Planner::*len)() const, const char* doc) {
+  using namespace nb::literals;
+  c.def(
+      name,
+      [src, len, name](Planner& p, DevOut<T> out, uintptr_t stream) {
+        check_len(out, (p.*len)(), "out");
+        check_cuda(cudaMemcpyAsync(out.data(), (p.*src)(), out.shape(0) * sizeof(T),
+                                   cudaMemcpyDeviceToDevice, as_stream(stream)),
+                   name);
+      },
+      "out"_a, "stream"_a, Release(), doc);
+}
+
 // CudaPlacementPlanner's registrations (bind_placement_cuda.cpp).
 void bind_placement_cuda(nb::module_& m);
 

@@ -49,25 +49,6 @@ void bind_placement_cuda(nb::module_& m) {
           "phy2log"_a, "absent"_a, "stream"_a, Release(),
           "Enqueues a new placement (host arrays, the same E and P, no more slots).")
       .def(
-          "counts_into",
-          [](CudaPlacementPlanner& p, DevOut<int64_t> out, uintptr_t stream) {
-            check_len(out, p.num_experts(), "out");
-            check_cuda(cudaMemcpyAsync(out.data(), p.counts(), out.shape(0) * sizeof(int64_t),
-                                       cudaMemcpyDeviceToDevice, as_stream(stream)),
-                       "cudaMemcpyAsync(counts)");
-          },
-          "out"_a, "stream"_a, Release(), "Enqueues a copy of counts() (int64 [E]) into out.")
-      .def(
-          "shares_into",
-          [](CudaPlacementPlanner& p, DevOut<double> out, uintptr_t stream) {
-            check_len(out, p.num_physical(), "out");
-            check_cuda(cudaMemcpyAsync(out.data(), p.shares(), out.shape(0) * sizeof(double),
-                                       cudaMemcpyDeviceToDevice, as_stream(stream)),
-                       "cudaMemcpyAsync(shares)");
-          },
-          "out"_a, "stream"_a, Release(),
-          "Enqueues a copy of shares() (float64 [num_physical]) into out.")
-      .def(
           "result_into",
           [](CudaPlacementPlanner& p, DevOut<double> out, uintptr_t stream) {
             check_len(out, 2, "out");
@@ -84,6 +65,12 @@ void bind_placement_cuda(nb::module_& m) {
           "stream"_a, Release(),
           "Synchronises the stream and raises ValueError if a kernel saw a bad id or "
           "workload since the last check.");
+  def_copy_out<CudaPlacementPlanner, int64_t>(
+      c, "counts_into", &CudaPlacementPlanner::counts, &CudaPlacementPlanner::num_experts,
+      "Enqueues a copy of counts() (int64 [E]) into out.");
+  def_copy_out<CudaPlacementPlanner, double>(
+      c, "shares_into", &CudaPlacementPlanner::shares, &CudaPlacementPlanner::num_physical,
+      "Enqueues a copy of shares() (float64 [num_physical]) into out.");
   const char* map_doc =
       "Enqueues the mapping of ids to physical slots with shares (float64 [num_physical], "
       "device; None: the last solve's). The last count() must have seen these ids.";

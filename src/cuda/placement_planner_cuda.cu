@@ -13,6 +13,7 @@
 #include "core/placement_layout.hpp"
 #include "cuda/call_checks.hpp"
 #include "cuda/cuda_check.cuh"
+#include "cuda/device_block.hpp"
 #include "cuda/error_report.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/placement_device.cuh"
@@ -29,8 +30,6 @@ using detail::ErrorState;
 using detail::PlacementTables;
 using detail::Tiling;
 
-constexpr size_t kAlign = 256;
-size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 void copy_into(const int32_t* dst_const, const std::vector<int32_t>& src) {
   std::memcpy(const_cast<int32_t*>(dst_const), src.data(), src.size() * sizeof(int32_t));
@@ -79,16 +78,8 @@ struct CudaPlacementPlanner::Impl {
         sizeof(PlacementResult),
         sizeof(ErrorState),
     };
-    size_t total = 0;
-    for (size_t s : sizes) total += align_up(s);
-    LPLB_CUDA_CHECK(cudaMalloc(&block, total));
-    unsigned char* p = static_cast<unsigned char*>(block);
-    constexpr int kParts = sizeof(sizes) / sizeof(sizes[0]);
-    void* ptrs[kParts];
-    for (int k = 0; k < kParts; ++k) {
-      ptrs[k] = p;
-      p += align_up(sizes[k]);
-    }
+    void* ptrs[sizeof(sizes) / sizeof(sizes[0])];
+    detail::carve_device_block(&block, sizes, ptrs);
     placement = static_cast<int32_t*>(ptrs[0]);
     partials = static_cast<int32_t*>(ptrs[1]);
     accumulator = static_cast<unsigned int*>(ptrs[2]);

@@ -13,6 +13,7 @@
 #include "common/lp_common.hpp"
 #include "cuda/call_checks.hpp"
 #include "cuda/cuda_check.cuh"
+#include "cuda/device_block.hpp"
 #include "cuda/error_report.cuh"
 #include "cuda/device_types.cuh"
 #include "cuda/launch.cuh"
@@ -31,8 +32,6 @@ using detail::SolveKind;
 using detail::SolveParams;
 using detail::Tiling;
 
-constexpr size_t kAlign = 256;
-size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
 
@@ -92,16 +91,8 @@ struct CudaPlanner::Impl {
         sizeof(ErrorState),                         // error
         reuse_warp_counts != 0 ? static_cast<size_t>(max_tiles) * warps * E * 4 : 0,  // warp_counts
     };
-    size_t total = 0;
-    for (size_t s : sizes) total += align_up(s);
-    LPLB_CUDA_CHECK(cudaMalloc(&block, total));
-    unsigned char* p = static_cast<unsigned char*>(block);
-    constexpr int kParts = sizeof(sizes) / sizeof(sizes[0]);
-    void* ptrs[kParts];
-    for (int k = 0; k < kParts; ++k) {
-      ptrs[k] = p;
-      p += align_up(sizes[k]);
-    }
+    void* ptrs[sizeof(sizes) / sizeof(sizes[0])];
+    detail::carve_device_block(&block, sizes, ptrs);
     r2o_dev = static_cast<int32_t*>(ptrs[0]);
     o2r_dev = static_cast<int32_t*>(ptrs[1]);
     mapping_dev = static_cast<int32_t*>(ptrs[2]);
