@@ -30,8 +30,8 @@ struct GroupShared {
   unsigned long long scale_bits;
 };
 
-// One typed workload entry as double; ok = finite and >= 0 (the placement
-// solve reads typed arrays).
+// One workload entry as double; ok = finite and >= 0 (the placement solve
+// reads typed arrays, the LPLB solve any type through WorkloadRef below).
 __device__ __forceinline__ double load_value(int64_t v, bool& ok) {
   ok = v >= 0;
   return static_cast<double>(v);
@@ -41,25 +41,14 @@ __device__ __forceinline__ double load_value(double v, bool& ok) {
   return v;
 }
 
-// Entry i of a workload as double; ok = finite and >= 0.
+// Entry i of a workload of any element type, through the typed rules above.
 __device__ __forceinline__ double load_value(const WorkloadRef& w, int64_t i, bool& ok) {
-  double v;
   switch (w.type) {
-    case WorkloadType::kInt32: {
-      const int32_t x = static_cast<const int32_t*>(w.data)[i];
-      ok = x >= 0;
-      return static_cast<double>(x);
-    }
-    case WorkloadType::kInt64: {
-      const int64_t x = static_cast<const int64_t*>(w.data)[i];
-      ok = x >= 0;
-      return static_cast<double>(x);
-    }
-    case WorkloadType::kFloat32: v = static_cast<const float*>(w.data)[i]; break;
-    default: v = static_cast<const double*>(w.data)[i]; break;
+    case WorkloadType::kInt32: return load_value(int64_t{static_cast<const int32_t*>(w.data)[i]}, ok);
+    case WorkloadType::kInt64: return load_value(static_cast<const int64_t*>(w.data)[i], ok);
+    case WorkloadType::kFloat32: return load_value(double{static_cast<const float*>(w.data)[i]}, ok);
+    default: return load_value(static_cast<const double*>(w.data)[i], ok);
   }
-  ok = v >= 0.0 && lplb::detail::is_finite(v);
-  return v;
 }
 
 // The workload of one layer.
